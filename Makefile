@@ -1,0 +1,52 @@
+# raft-ledger: every target installs what is missing first, so a fresh clone
+# needs only Node.js 20 and make.
+
+NODE_MODULES_STAMP := node_modules/.install-stamp
+SIM_SEEDS ?= 1..200
+SIM_STEPS ?= 3000
+
+.PHONY: all install build typecheck test run sim sim-long clean bench-wal bench-apply
+
+all: build
+
+$(NODE_MODULES_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(NODE_MODULES_STAMP)
+
+build: install
+	npx tsc -p tsconfig.json
+
+typecheck: install
+	npx tsc -p tsconfig.json --noEmit
+
+# Build (which type-checks everything under src/, test/ and bench/), then run
+# every tap test, including the simulator on a fixed set of seeds.
+test: build
+	npx tap
+
+# Until the node exists, `make run` drives the simulator on a few seeds and
+# prints what it showed.
+run: build
+	node dist/test/sim/cli.js --seeds 1..5 --steps 3000 --nodes 3 --verbose
+	node dist/test/sim/cli.js --seeds 6..10 --steps 3000 --nodes 5 --verbose
+
+sim: build
+	node dist/test/sim/cli.js --seeds $(SIM_SEEDS) --steps $(SIM_STEPS) --nodes 3
+	node dist/test/sim/cli.js --seeds $(SIM_SEEDS) --steps $(SIM_STEPS) --nodes 5
+
+# A long sweep for nightly runs: thousands of seeds on both cluster sizes.
+sim-long: build
+	node dist/test/sim/cli.js --seeds 1..5000 --steps 5000 --nodes 3
+	node dist/test/sim/cli.js --seeds 1..5000 --steps 5000 --nodes 5
+
+clean:
+	rm -rf dist
+
+# Benchmarks print ratios measured side by side in one run; see docs/benchmarks.md.
+bench-wal: build
+	node dist/bench/wal.js
+
+bench-apply: build
+	node dist/bench/apply.js

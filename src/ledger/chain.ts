@@ -1,0 +1,104 @@
+// The tamper-evident hash chain. After entry N the head is
+//   sha256(head[N-1] | N | time_ms | sha256(entry bytes) | effects digest)
+// where the effects digest covers every record the entry created and every
+// status it changed, each written as one canonical line. The same line
+// functions serve apply (from the rows about to be written) and verifyChain
+// (from the rows read back), so a record edited after the fact no longer
+// reproduces its entry's digest.
+
+import { hash } from 'node:crypto';
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return hash('sha256', data, 'hex');
+}
+
+/** JSON with object keys sorted at every depth and bigint as decimal strings. */
+export function canonicalJson(value: unknown): string {
+  if (typeof value === 'bigint') return JSON.stringify(value.toString());
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.keys(value)
+    .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+    .sort()
+    .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+  return `{${entries.join(',')}}`;
+}
+
+/** The digest that decides `exists` versus `exists_with_different_fields`. */
+export function requestDigest(request: unknown): string {
+  return sha256Hex(canonicalJson(request));
+}
+
+export const effectTables = ['accounts', 'transfers', 'items', 'adjustments', 'reservations'] as const;
+export type EffectTable = (typeof effectTables)[number];
+/** Tables whose rows change status once after creation. */
+export type StatusTable = 'transfers' | 'reservations';
+
+type LineValue = string | number | bigint | null | undefined;
+
+export function recordLine(values: readonly LineValue[]): string {
+  let line = '';
+  for (const value of values) line += value === null || value === undefined ? '|' : `${String(value)}|`;
+  return `${line}\n`;
+}
+
+// Row shapes as stored; the line functions take exactly the columns that never
+// change after creation.
+export interface AccountLineRow {
+  id: string; ledger: string; code: number | bigint; flags: number | bigint;
+  created_at: number | bigint; created_index: number | bigint; request_digest: string;
+}
+export interface TransferLineRow {
+  id: string; kind: string; debit_account_id: string; credit_account_id: string; amount: bigint;
+  ledger: string; code: number | bigint; pending_id: string | null; expires_at: number | bigint | null;
+  created_at: number | bigint; created_index: number | bigint; request_digest: string;
+}
+export interface ItemLineRow {
+  sku: string; initial_on_hand: number | bigint; created_at: number | bigint; created_index: number | bigint; request_digest: string;
+}
+export interface AdjustmentLineRow {
+  id: string; sku: string; delta: number | bigint; created_at: number | bigint; created_index: number | bigint; request_digest: string;
+}
+export interface ReservationLineRow {
+  id: string; lines: string; expires_at: number | bigint; created_at: number | bigint; created_index: number | bigint; request_digest: string;
+}
+
+export const lineOf = {
+  accounts: (r: AccountLineRow) => recordLine(['A', r.id, r.ledger, r.code, r.flags, r.created_at, r.created_index, r.request_digest]),
+  transfers: (r: TransferLineRow) =>
+    recordLine(['T', r.id, r.kind, r.debit_account_id, r.credit_account_id, r.amount, r.ledger, r.code, r.pending_id, r.expires_at,
+      r.created_at, r.created_index, r.request_digest]),
+  items: (r: ItemLineRow) => recordLine(['I', r.sku, r.initial_on_hand, r.created_at, r.created_index, r.request_digest]),
+  adjustments: (r: AdjustmentLineRow) => recordLine(['J', r.id, r.sku, r.delta, r.created_at, r.created_index, r.request_digest]),
+  reservations: (r: ReservationLineRow) => recordLine(['R', r.id, r.lines, r.expires_at, r.created_at, r.created_index, r.request_digest]),
+};
+
+export function statusLine(table: StatusTable, id: string, status: string): string {
+  return recordLine(['S', table, id, status]);
+}
+
+/** Collects one entry's effects in a replica-independent order. */
+export class Effects {
+  private readonly created = new Map<EffectTable, string[]>(effectTables.map((table) => [table, []]));
+  private readonly statusChanges: string[] = [];
+
+  addCreated(table: EffectTable, line: string): void {
+    (this.created.get(table) as string[]).push(line);
+  }
+
+  addStatus(table: StatusTable, id: string, status: string): void {
+    this.statusChanges.push(statusLine(table, id, status));
+  }
+
+  /** Created lines in table order then creation order; status lines sorted. */
+  digest(): string {
+    const parts: string[] = [];
+    for (const table of effectTables) parts.push(...(this.created.get(table) as string[]));
+    parts.push(...[...this.statusChanges].sort());
+    return sha256Hex(parts.join(''));
+  }
+}
+
+export function nextHead(previousHead: string, index: number, timeMs: number, dataDigest: string, effectsDigest: string): string {
+  return sha256Hex(`${previousHead}|${index}|${timeMs}|${dataDigest}|${effectsDigest}`);
+}

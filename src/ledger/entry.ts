@@ -1,0 +1,71 @@
+// The bytes of a ledger log entry: what the leader proposes and every replica
+// decodes. UTF-8 JSON `{"v": <command version>, "time_ms": <leader time>,
+// "command": {...}}`, with amounts as decimal strings (bigint never meets
+// JSON.stringify's number path). Decoding an entry written by an older version
+// goes through that version's schema and an upgrade to the current Command.
+// An empty byte array is a Raft entry without a ledger command (no-op,
+// membership): it is recorded as applied and changes nothing else.
+
+import { z } from 'zod';
+import { commandSchemaV1, CURRENT_COMMAND_VERSION, type Command } from './schemas.js';
+
+export interface LedgerEntry {
+  timeMs: number;
+  command: Command;
+}
+
+export type DecodedEntry =
+  | { kind: 'command'; timeMs: number; command: Command }
+  | { kind: 'empty' }
+  | { kind: 'invalid'; timeMs: number | undefined; reason: string };
+
+const envelopeSchema = z.strictObject({
+  v: z.number().int().min(1),
+  time_ms: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  command: z.unknown(),
+});
+
+/** One entry per released command version: how to read it as the current Command. */
+const upgraders: ReadonlyMap<number, (command: unknown) => z.ZodSafeParseResult<Command>> = new Map([
+  [1, (command: unknown) => commandSchemaV1.safeParse(command)],
+]);
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export function encodeEntry(entry: LedgerEntry): Uint8Array {
+  const json = JSON.stringify(
+    { v: CURRENT_COMMAND_VERSION, time_ms: entry.timeMs, command: entry.command },
+    (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
+  );
+  return encoder.encode(json);
+}
+
+/** Never throws: a corrupt or unknown entry decodes to `invalid` with a stable reason. */
+export function decodeEntry(bytes: Uint8Array): DecodedEntry {
+  if (bytes.length === 0) return { kind: 'empty' };
+  let parsedJson: unknown;
+  try {
+    parsedJson = JSON.parse(decoder.decode(bytes));
+  } catch {
+    return { kind: 'invalid', timeMs: undefined, reason: 'entry is not UTF-8 JSON' };
+  }
+  const envelope = envelopeSchema.safeParse(parsedJson);
+  if (!envelope.success) return { kind: 'invalid', timeMs: undefined, reason: `bad envelope: ${issuePaths(envelope.error)}` };
+  const upgrade = upgraders.get(envelope.data.v);
+  if (upgrade === undefined) {
+    return { kind: 'invalid', timeMs: envelope.data.time_ms, reason: `unknown command version ${envelope.data.v}` };
+  }
+  const command = upgrade(envelope.data.command);
+  if (!command.success) {
+    return { kind: 'invalid', timeMs: envelope.data.time_ms, reason: `bad command: ${issuePaths(command.error)}` };
+  }
+  return { kind: 'command', timeMs: envelope.data.time_ms, command: command.data };
+}
+
+function issuePaths(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 10)
+    .map((issue) => issue.path.join('.') || '(root)')
+    .join(', ');
+}

@@ -1,0 +1,12 @@
+// The ledger's public surface: schemas for the HTTP layer, the entry codec for
+// the node, the state machine, its query views and the JSON renderer.
+
+export * from './schemas.js';
+export { encodeEntry, decodeEntry, type LedgerEntry, type DecodedEntry } from './entry.js';
+export { resultCodes, type ResultCode } from './codes.js';
+export type { CreateResult, ItemResult, ReservationResult, ConfirmResult, ReleaseResult } from './context.js';
+export { LedgerStateMachine, type ApplyOutcome, type CommandResult } from './state-machine.js';
+export type { ExpireResult } from './expiry.js';
+export type { VerifyReport } from './verify.js';
+export { MAX_TRANSFERS_PAGE, type AccountView, type TransferView, type ItemView, type ReservationView, type LedgerQueries } from './queries.js';
+export { renderAmount, renderJson, type RenderedJson } from './render.js';

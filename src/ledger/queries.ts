@@ -1,0 +1,156 @@
+// Read-only views for the GET endpoints. Amounts are bigint; render.ts turns
+// them into the contract's decimal strings. Several-account reads run inside
+// one read transaction so they reflect a single applied index.
+
+import type Database from 'better-sqlite3';
+import type { ReservationLine } from './schemas.js';
+import { FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS, FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS, type TransferStatus } from './transfers.js';
+import { reservationRowFromDb, selectReservationRow, type ReservationStatus } from './inventory.js';
+
+export const MAX_TRANSFERS_PAGE = 1000;
+
+export interface AccountView {
+  id: string;
+  ledger: string;
+  code: number;
+  flags: { debits_must_not_exceed_credits: boolean; credits_must_not_exceed_debits: boolean };
+  debits_pending: bigint;
+  debits_posted: bigint;
+  credits_pending: bigint;
+  credits_posted: bigint;
+  balance: bigint;
+  available: bigint;
+  metadata?: unknown;
+  created_at: number;
+}
+
+export interface TransferView {
+  seq: number;
+  id: string;
+  debit_account_id: string;
+  credit_account_id: string;
+  amount: bigint;
+  ledger: string;
+  code: number;
+  pending: boolean;
+  post_pending_id?: string;
+  void_pending_id?: string;
+  expires_at?: number;
+  status: TransferStatus;
+  metadata?: unknown;
+  created_at: number;
+  index: number;
+}
+
+export interface ItemView {
+  sku: string;
+  on_hand: number;
+  reserved: number;
+  available: number;
+  metadata?: unknown;
+}
+
+export interface ReservationView {
+  id: string;
+  status: ReservationStatus;
+  lines: ReservationLine[];
+  expires_at: number;
+}
+
+type Row = Record<string, unknown>;
+
+const transferColumns =
+  'seq, id, kind, debit_account_id, credit_account_id, amount, ledger, code, pending_id, expires_at, status, metadata, created_at, created_index';
+
+export class LedgerQueries {
+  constructor(private readonly statement: (sql: string) => Database.Statement, private readonly db: Database.Database) {}
+
+  account(id: string): AccountView | undefined {
+    const row = this.statement('SELECT * FROM accounts WHERE id = ?').get(id) as Row | undefined;
+    return row === undefined ? undefined : accountView(row);
+  }
+
+  /** Several accounts from one consistent state, in the order asked; missing ids are undefined. */
+  accounts(ids: readonly string[]): (AccountView | undefined)[] {
+    return this.db.transaction(() => ids.map((id) => this.account(id)))();
+  }
+
+  /** The account's transfers with seq > afterSeq in commit order, at most `limit` (1..1000). */
+  accountTransfers(accountId: string, afterSeq: number, limit: number): TransferView[] {
+    const bounded = Math.max(1, Math.min(MAX_TRANSFERS_PAGE, Math.trunc(limit)));
+    const rows = this.statement(
+      `SELECT ${transferColumns} FROM transfers WHERE seq IN (` +
+        'SELECT seq FROM transfers WHERE debit_account_id = @account AND seq > @after ' +
+        'UNION SELECT seq FROM transfers WHERE credit_account_id = @account AND seq > @after) ORDER BY seq LIMIT @limit',
+    ).all({ account: accountId, after: afterSeq, limit: bounded }) as Row[];
+    return rows.map(transferView);
+  }
+
+  transfer(id: string): TransferView | undefined {
+    const row = this.statement(`SELECT ${transferColumns} FROM transfers WHERE id = ?`).get(id) as Row | undefined;
+    return row === undefined ? undefined : transferView(row);
+  }
+
+  item(sku: string): ItemView | undefined {
+    const row = this.statement('SELECT sku, on_hand, reserved, metadata FROM items WHERE sku = ?').get(sku) as Row | undefined;
+    if (row === undefined) return undefined;
+    const onHand = Number(row['on_hand']);
+    const reserved = Number(row['reserved']);
+    return { sku, on_hand: onHand, reserved, available: onHand - reserved, ...metadataField(row) };
+  }
+
+  reservation(id: string): ReservationView | undefined {
+    const row = this.statement(selectReservationRow).get(id) as Row | undefined;
+    return row === undefined ? undefined : reservationRowFromDb(row);
+  }
+}
+
+function metadataField(row: Row): { metadata?: unknown } {
+  return row['metadata'] === null ? {} : { metadata: JSON.parse(row['metadata'] as string) as unknown };
+}
+
+function accountView(row: Row): AccountView {
+  const flags = Number(row['flags']);
+  const debitsPending = row['debits_pending'] as bigint;
+  const debitsPosted = row['debits_posted'] as bigint;
+  const creditsPosted = row['credits_posted'] as bigint;
+  return {
+    id: row['id'] as string,
+    ledger: row['ledger'] as string,
+    code: Number(row['code']),
+    flags: {
+      debits_must_not_exceed_credits: (flags & FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS) !== 0,
+      credits_must_not_exceed_debits: (flags & FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS) !== 0,
+    },
+    debits_pending: debitsPending,
+    debits_posted: debitsPosted,
+    credits_pending: row['credits_pending'] as bigint,
+    credits_posted: creditsPosted,
+    balance: creditsPosted - debitsPosted,
+    available: creditsPosted - debitsPosted - debitsPending,
+    ...metadataField(row),
+    created_at: Number(row['created_at']),
+  };
+}
+
+function transferView(row: Row): TransferView {
+  const kind = row['kind'] as string;
+  const pendingId = row['pending_id'] as string | null;
+  return {
+    seq: Number(row['seq']),
+    id: row['id'] as string,
+    debit_account_id: row['debit_account_id'] as string,
+    credit_account_id: row['credit_account_id'] as string,
+    amount: row['amount'] as bigint,
+    ledger: row['ledger'] as string,
+    code: Number(row['code']),
+    pending: kind === 'pending',
+    ...(kind === 'post' && pendingId !== null ? { post_pending_id: pendingId } : {}),
+    ...(kind === 'void' && pendingId !== null ? { void_pending_id: pendingId } : {}),
+    ...(row['expires_at'] === null ? {} : { expires_at: Number(row['expires_at']) }),
+    status: row['status'] as TransferStatus,
+    ...metadataField(row),
+    created_at: Number(row['created_at']),
+    index: Number(row['created_index']),
+  };
+}

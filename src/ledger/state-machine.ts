@@ -1,0 +1,217 @@
+// The ledger state machine: applies Raft entries N = 1, 2, ... exactly once and
+// in order, one SQLite transaction per entry that also stores the applied
+// index, the entry time and the chain head. It knows nothing of Raft beyond
+// "apply entry N at time T": entries without a ledger command are recorded
+// with skip(N) or applyEntry(N, empty bytes).
+//
+// Determinism: the only inputs are the entry bytes and the stored state. Time
+// is max(entry time, last applied time); no clock, no randomness; every
+// iteration is in key or insertion order; ties are broken by id.
+
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { assert, unreachable } from '../lib/assert.js';
+import { createAccounts } from './accounts.js';
+import { Effects, nextHead, sha256Hex } from './chain.js';
+import type { ResultCode } from './codes.js';
+import { statementCache, type ApplyContext, type ConfirmResult, type CreateResult, type ItemResult, type ReleaseResult, type ReservationResult } from './context.js';
+import { openDatabase } from './db.js';
+import { decodeEntry } from './entry.js';
+import { expireDue, nextDeadline, type ExpireResult } from './expiry.js';
+import { adjustStock, confirmReservations, createItems, createReservations, releaseReservations } from './inventory.js';
+import { LedgerQueries } from './queries.js';
+import type { Command } from './schemas.js';
+import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import { TransferBatch } from './transfers.js';
+import { verifyChain, type VerifyReport } from './verify.js';
+
+export type CommandResult =
+  | { type: 'none' }
+  | { type: 'entry_invalid'; code: Extract<ResultCode, 'entry_invalid'>; reason: string }
+  | { type: 'create_accounts'; results: CreateResult[] }
+  | { type: 'create_transfers'; results: CreateResult[] }
+  | { type: 'create_items'; results: ItemResult[] }
+  | { type: 'adjust_stock'; results: CreateResult[] }
+  | { type: 'create_reservations'; results: ReservationResult[] }
+  | { type: 'confirm_reservations'; results: ConfirmResult[] }
+  | { type: 'release_reservations'; results: ReleaseResult[] }
+  | ({ type: 'expire' } & ExpireResult);
+
+export interface ApplyOutcome {
+  index: number;
+  /** The time the entry was applied at: max(entry time, previous time). */
+  timeMs: number;
+  result: CommandResult;
+}
+
+interface Meta {
+  appliedIndex: number;
+  timeMs: number;
+  chainHead: string;
+}
+
+export class LedgerStateMachine {
+  private db: Database.Database;
+  private statement: (sql: string) => Database.Statement;
+  private meta: Meta;
+  private queriesView: LedgerQueries;
+
+  /** Opens (creating if needed) the ledger at `path`, a file or ':memory:'. */
+  static open(path: string): LedgerStateMachine {
+    return new LedgerStateMachine(path, openDatabase(path));
+  }
+
+  private constructor(private readonly path: string, db: Database.Database) {
+    this.db = db;
+    this.statement = statementCache(db);
+    this.meta = this.readMeta();
+    this.queriesView = new LedgerQueries(this.statement, db);
+  }
+
+  get queries(): LedgerQueries {
+    return this.queriesView;
+  }
+
+  appliedIndex(): number {
+    return this.meta.appliedIndex;
+  }
+
+  /** The time of the last applied entry (never decreases). */
+  appliedTimeMs(): number {
+    return this.meta.timeMs;
+  }
+
+  chainHead(): string {
+    return this.meta.chainHead;
+  }
+
+  nextDeadlineMs(): number | undefined {
+    return nextDeadline({ statement: this.statement });
+  }
+
+  /** Records a Raft entry that carries no ledger command. */
+  skip(index: number): ApplyOutcome {
+    return this.applyEntry(index, new Uint8Array(0));
+  }
+
+  /**
+   * Applies entry `index` (must be appliedIndex() + 1). Business outcomes are
+   * results; only programmer errors throw, and then nothing of the entry stays.
+   */
+  applyEntry(index: number, bytes: Uint8Array): ApplyOutcome {
+    assert(Number.isSafeInteger(index) && index >= 1, `entry index must be a positive integer, got ${index}`);
+    assert(index === this.meta.appliedIndex + 1, `entry ${index} applied after ${this.meta.appliedIndex}: must be applied once, in order`);
+    const decoded = decodeEntry(bytes);
+    const entryTime = decoded.kind === 'empty' ? undefined : decoded.timeMs;
+    const timeMs = Math.max(entryTime ?? this.meta.timeMs, this.meta.timeMs);
+    const effects = new Effects();
+    const context: ApplyContext = { db: this.db, index, timeMs, effects, statement: this.statement };
+    const next = this.db.transaction((): { result: CommandResult; meta: Meta } => {
+      const result: CommandResult =
+        decoded.kind === 'command' ? applyCommand(context, decoded.command)
+        : decoded.kind === 'empty' ? { type: 'none' }
+        : { type: 'entry_invalid', code: 'entry_invalid', reason: decoded.reason };
+      const dataDigest = sha256Hex(bytes);
+      const effectsDigest = effects.digest();
+      const chainHead = nextHead(this.meta.chainHead, index, timeMs, dataDigest, effectsDigest);
+      this.statement('INSERT INTO chain (entry_index, time_ms, data_digest, effects_digest, head) VALUES (?, ?, ?, ?, ?)').run(
+        index, timeMs, dataDigest, effectsDigest, chainHead,
+      );
+      this.statement('UPDATE meta SET applied_index = ?, time_ms = ?, chain_head = ?').run(index, timeMs, chainHead);
+      return { result, meta: { appliedIndex: index, timeMs, chainHead } };
+    })();
+    this.meta = next.meta;
+    return { index, timeMs, result: next.result };
+  }
+
+  verifyChain(): VerifyReport {
+    return this.db.transaction(() => verifyChain(this.statement))();
+  }
+
+  /** The whole state at appliedIndex(), self-describing (see snapshot.ts). */
+  snapshot(): Uint8Array {
+    return encodeSnapshot({ appliedIndex: this.meta.appliedIndex, chainHead: this.meta.chainHead }, this.db.serialize());
+  }
+
+  /** Replaces all state with the snapshot's. Refuses a damaged snapshot and leaves the state as it was. */
+  restore(bytes: Uint8Array): void {
+    const parsed = decodeSnapshot(bytes);
+    assert(parsed.ok, `restore refused: ${parsed.ok ? '' : parsed.reason}`);
+    if (this.path === ':memory:' || this.path === '') {
+      this.db.close();
+      this.attach(openDatabase(parsed.image));
+    } else {
+      const temporary = `${this.path}.restore`;
+      writeDurably(temporary, parsed.image);
+      this.db.close();
+      for (const suffix of ['-wal', '-shm']) rmSync(`${this.path}${suffix}`, { force: true });
+      renameSync(temporary, this.path);
+      fsyncDirectory(dirname(this.path));
+      this.attach(openDatabase(this.path));
+    }
+    assert(
+      this.meta.appliedIndex === parsed.header.appliedIndex && this.meta.chainHead === parsed.header.chainHead,
+      'snapshot header does not match the state inside it',
+    );
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private attach(db: Database.Database): void {
+    this.db = db;
+    this.statement = statementCache(db);
+    this.meta = this.readMeta();
+    this.queriesView = new LedgerQueries(this.statement, db);
+  }
+
+  private readMeta(): Meta {
+    const row = this.statement('SELECT applied_index, time_ms, chain_head FROM meta').get() as Record<string, unknown>;
+    return { appliedIndex: Number(row['applied_index']), timeMs: Number(row['time_ms']), chainHead: row['chain_head'] as string };
+  }
+}
+
+function applyCommand(context: ApplyContext, command: Command): CommandResult {
+  switch (command.type) {
+    case 'create_accounts':
+      return { type: command.type, results: createAccounts(context, command.accounts) };
+    case 'create_transfers':
+      return { type: command.type, results: new TransferBatch(context).applyAll(command.transfers) };
+    case 'create_items':
+      return { type: command.type, results: createItems(context, command.items) };
+    case 'adjust_stock':
+      return { type: command.type, results: adjustStock(context, command.adjustments) };
+    case 'create_reservations':
+      return { type: command.type, results: createReservations(context, command.reservations) };
+    case 'confirm_reservations':
+      return { type: command.type, results: confirmReservations(context, command.ids) };
+    case 'release_reservations':
+      return { type: command.type, results: releaseReservations(context, command.ids) };
+    case 'expire':
+      return { type: command.type, ...expireDue(context, command.limit) };
+    default:
+      return unreachable(command, 'command type');
+  }
+}
+
+function writeDurably(path: string, data: Buffer): void {
+  if (existsSync(path)) rmSync(path);
+  const fd = openSync(path, 'w');
+  try {
+    writeFileSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fsyncDirectory(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

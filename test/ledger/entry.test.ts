@@ -1,0 +1,74 @@
+// Request schemas (what the HTTP layer validates) and the entry codec.
+
+import t from 'tap';
+import {
+  accountsRequestSchema, decodeEntry, encodeEntry, itemsRequestSchema, LedgerStateMachine, renderJson, reservationRequestSchema,
+  transfersRequestSchema, type Command,
+} from '../../src/ledger/index.js';
+
+const transfer = { id: 't1', debit_account_id: 'a', credit_account_id: 'b', amount: 10, ledger: 'USD' };
+
+t.test('single and batch forms normalize to an array', (t) => {
+  t.same(transfersRequestSchema.parse(transfer), [{ ...transfer, amount: 10n }]);
+  t.same(transfersRequestSchema.parse({ transfers: [transfer, { ...transfer, id: 't2' }] }).length, 2);
+  t.same(accountsRequestSchema.parse({ id: 'a', ledger: 'USD' }), [{ id: 'a', ledger: 'USD' }]);
+  t.same(itemsRequestSchema.parse({ items: [{ sku: 's', on_hand: 3 }] }), [{ sku: 's', on_hand: 3 }]);
+  t.end();
+});
+
+t.test('amounts: JSON integers up to 2^53-1, digit strings up to 2^63-1, never floats', (t) => {
+  const amount = (value: unknown) => transfersRequestSchema.safeParse({ ...transfer, amount: value });
+  t.equal(amount('9223372036854775807').data?.[0]?.amount, 2n ** 63n - 1n);
+  t.equal(amount(Number.MAX_SAFE_INTEGER).data?.[0]?.amount, BigInt(Number.MAX_SAFE_INTEGER));
+  for (const bad of ['9223372036854775808', Number.MAX_SAFE_INTEGER + 1, 1.5, -1, '-1', '1e3', ' 1']) {
+    t.notOk(amount(bad).success, `refuses ${String(bad)}`);
+  }
+  t.end();
+});
+
+t.test('each bad field is reported with its path, in the form the client sent', (t) => {
+  const single = transfersRequestSchema.safeParse({ id: 'bad id!', amount: 1.5, debit_account_id: 'a', credit_account_id: 'b', ledger: 'USD', extra: 1 });
+  t.same(single.error?.issues.map((issue) => issue.path.join('.')).sort(), ['', 'amount', 'id']);
+  const batch = transfersRequestSchema.safeParse({ transfers: [transfer, { ...transfer, id: '' }] });
+  t.same([...new Set(batch.error?.issues.map((issue) => issue.path.join('.')))], ['transfers.1.id']);
+  t.notOk(transfersRequestSchema.safeParse({ transfers: [] }).success, 'an empty batch is refused');
+  t.notOk(transfersRequestSchema.safeParse({ transfers: Array.from({ length: 8191 }, (_, n) => ({ ...transfer, id: `t${n}` })) }).success);
+  const missing = transfersRequestSchema.safeParse({ id: 'x' });
+  t.same(missing.error?.issues.map((issue) => issue.path.join('.')), ['debit_account_id', 'credit_account_id', 'amount', 'ledger']);
+  t.ok(transfersRequestSchema.safeParse({ id: 'x', post_pending_id: 'p' }).success, 'post needs only the pending id');
+  t.notOk(transfersRequestSchema.safeParse({ ...transfer, timeout_ms: 5 }).success, 'timeout_ms needs pending');
+  t.notOk(accountsRequestSchema.safeParse({ id: 'a', ledger: 'USD', metadata: { blob: 'x'.repeat(5000) } }).success, 'metadata over 4 KiB');
+  t.notOk(reservationRequestSchema.safeParse({ id: 'r', lines: [{ sku: 's', qty: 2 ** 31 }], ttl_ms: 5 }).success, 'quantity over 2^31-1');
+  t.end();
+});
+
+t.test('entries round-trip through bytes with exact amounts', (t) => {
+  const command: Command = { type: 'create_transfers', transfers: [{ ...transfer, amount: 2n ** 63n - 1n, metadata: { note: 'x' } }] };
+  const decoded = decodeEntry(encodeEntry({ timeMs: 1234, command }));
+  t.same(decoded, { kind: 'command', timeMs: 1234, command });
+  t.same(decodeEntry(new Uint8Array(0)), { kind: 'empty' });
+  t.end();
+});
+
+t.test('entry_invalid: corrupt, unknown-version or invalid entries give the same result on every replica', (t) => {
+  const machine = LedgerStateMachine.open(':memory:');
+  const bad = [
+    new Uint8Array([0xff, 0xfe]),
+    new TextEncoder().encode('{"v":99,"time_ms":5,"command":{}}'),
+    new TextEncoder().encode('{"v":1,"time_ms":5,"command":{"type":"create_accounts","accounts":[]}}'),
+  ];
+  bad.forEach((bytes, position) => {
+    const outcome = machine.applyEntry(position + 1, bytes);
+    t.equal(outcome.result.type, 'entry_invalid');
+    t.match(outcome.result, { code: 'entry_invalid' });
+  });
+  t.equal(machine.appliedIndex(), 3, 'invalid entries still take their index');
+  t.ok(machine.verifyChain().ok);
+  machine.close();
+  t.end();
+});
+
+t.test('amounts render as decimal strings', (t) => {
+  t.same(renderJson({ amount: 2n ** 63n - 1n, nested: [{ x: 1n }], n: 3 }), { amount: '9223372036854775807', nested: [{ x: '1' }], n: 3 });
+  t.end();
+});

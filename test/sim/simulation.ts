@@ -1,0 +1,606 @@
+// A deterministic simulation of a Raft cluster: many RawNodes in one process,
+// a simulated millisecond clock with per-node drift, a faulty network,
+// crashes that keep only what was persisted (including a crash between the
+// leader's early sends and its fsync), pauses, membership changes, leadership
+// transfers, compaction with snapshot catch-up, and clients that write and
+// read throughout. Every step is checked by Checker; after the faults heal,
+// liveness is required within a bounded time. One seed replays one run.
+
+import { AssertionFailure } from '../../src/lib/assert.js';
+import { Prng } from '../../src/lib/prng.js';
+import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../../src/raft/config.js';
+import { MemoryStorage } from '../../src/raft/memory-storage.js';
+import { bootstrapLog } from '../../src/raft/membership.js';
+import { RawNode } from '../../src/raft/raw-node.js';
+import type { Entry, Message, NodeId, Ready, SnapshotMeta } from '../../src/raft/types.js';
+import { Checker, SafetyViolation } from './checker.js';
+import { hashBytes } from './hash.js';
+import { CALM_NETWORK, SimNetwork, type NetworkFaults } from './network.js';
+
+export interface SimOptions {
+  readonly seed: number;
+  /** Milliseconds of simulated time under faults. */
+  readonly steps: number;
+  /** Initial voters (3 or 5); one more node waits as a spare for membership changes. */
+  readonly nodes: number;
+  /** Keep every trace line (otherwise the last few hundred). */
+  readonly traceAll?: boolean;
+  /** Replace the core's configuration knobs (used to show that checks catch bugs). */
+  readonly raftOverrides?: Partial<RaftConfig>;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly trace: readonly string[];
+  readonly stats: {
+    readonly committed: number;
+    readonly leaders: number;
+    readonly reads: number;
+    readonly crashes: number;
+    readonly snapshotsSent: number;
+    readonly confChanges: number;
+    readonly transfers: number;
+    readonly healMs: number;
+  };
+}
+
+const TICK_MS = 10;
+const ELECTION_TICKS = 10;
+const HEAL_LIMIT_MS = 15_000;
+const TRACE_KEEP = 400;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Persisted state of a node, plus each entry's chain hash for the log-matching check. */
+class SimStorage extends MemoryStorage {
+  chains = new Map<number, string>();
+  snapshotChain = '';
+
+  override clone(): SimStorage {
+    const copy = Object.assign(new SimStorage(), super.clone());
+    copy.chains = new Map(this.chains);
+    copy.snapshotChain = this.snapshotChain;
+    return copy;
+  }
+}
+
+/** The replicated state machine: a hash chain over applied entries and the set of client values. */
+class SimStateMachine {
+  applied = 0;
+  hash = '';
+  values = new Set<string>();
+
+  apply(entry: Entry): void {
+    if (entry.index !== this.applied + 1) {
+      throw new SafetyViolation(`apply gap: entry ${entry.index} after ${this.applied}`);
+    }
+    this.hash = hashBytes(this.hash, entry.term, entry.data);
+    if (entry.type === 'normal' && entry.data.length > 0) this.values.add(decoder.decode(entry.data));
+    this.applied = entry.index;
+  }
+
+  snapshot(): Uint8Array {
+    return encoder.encode(JSON.stringify({ applied: this.applied, hash: this.hash, values: [...this.values] }));
+  }
+
+  restore(data: Uint8Array): void {
+    const parsed = JSON.parse(decoder.decode(data)) as { applied: number; hash: string; values: string[] };
+    this.applied = parsed.applied;
+    this.hash = parsed.hash;
+    this.values = new Set(parsed.values);
+  }
+}
+
+class SimNode {
+  raw!: RawNode;
+  fsm = new SimStateMachine();
+  alive = true;
+  pausedUntil = 0;
+  nextTickAt: number;
+  lastCommit = 0;
+  lastRole = 'follower';
+  readonly tickIntervalMs: number;
+  readonly incomingSnapshots = new Map<number, Uint8Array>();
+
+  constructor(
+    readonly id: NodeId,
+    public storage: SimStorage,
+    readonly random: Prng,
+    driftRatio: number,
+    now: number,
+  ) {
+    this.tickIntervalMs = TICK_MS / driftRatio;
+    this.nextTickAt = now + this.tickIntervalMs * random.next();
+  }
+}
+
+interface PendingRead {
+  readonly node: NodeId;
+  readonly beganCommit: number;
+  readonly mode: 'readIndex' | 'lease';
+}
+
+export class Simulation {
+  readonly random: Prng;
+  readonly network: SimNetwork;
+  readonly checker = new Checker();
+  readonly nodes = new Map<NodeId, SimNode>();
+  private readonly trace: string[] = [];
+  now = 0;
+  private nextValue = 0;
+  /** Client values not yet seen applied anywhere, with when they were last proposed. */
+  private readonly pendingValues = new Map<string, number>();
+  private readonly pendingReads = new Map<string, PendingRead>();
+  private nextReadId = 0;
+  private readonly restarts = new Map<NodeId, number>();
+  private readonly leadersSeen = new Set<string>();
+  private stats = { crashes: 0, snapshotsSent: 0, confChanges: 0, transfers: 0 };
+  private readonly raftConfigBase: Omit<RaftConfig, 'id' | 'applied' | 'random'>;
+
+  constructor(private readonly options: SimOptions) {
+    this.random = new Prng(options.seed);
+    this.network = new SimNetwork(new Prng(options.seed ^ 0x5eed));
+    const r = this.random;
+    this.raftConfigBase = {
+      ...DEFAULT_RAFT_CONFIG,
+      electionTicks: ELECTION_TICKS,
+      heartbeatTicks: 1,
+      // Small messages and windows make partial replication, and so the classic bugs, likely.
+      maxAppendBytes: r.pick([64, 200, 4096]),
+      maxInflightAppends: r.pick([1, 4, 32]),
+      maxUncommittedBytes: 1 << 20,
+      maxCommittedBytesPerReady: r.pick([100, 1 << 20]),
+      maxPendingReads: 1000,
+      maxClockDriftRatio: 0.1,
+      ...options.raftOverrides,
+    };
+    const voters = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
+    const spare = `n${options.nodes + 1}`;
+    for (const id of [...voters, spare]) {
+      const storage = new SimStorage();
+      if (id !== spare) {
+        const { entries, hardState } = bootstrapLog(voters);
+        storage.append(entries);
+        storage.setHardState(hardState);
+        this.recordChains(id, storage, entries);
+      }
+      const drift = 1 + (r.next() * 2 - 1) * this.raftConfigBase.maxClockDriftRatio;
+      const node = new SimNode(id, storage, new Prng(r.nextUint32()), drift, 0);
+      this.nodes.set(id, node);
+      this.boot(node);
+    }
+  }
+
+  private log(line: string): void {
+    this.trace.push(`${String(this.now).padStart(6)}ms ${line}`);
+    if (!this.options.traceAll && this.trace.length > TRACE_KEEP * 2) this.trace.splice(0, this.trace.length - TRACE_KEEP);
+  }
+
+  /** (Re)starts a node from its persisted storage. */
+  private boot(node: SimNode): void {
+    node.fsm = new SimStateMachine();
+    const meta = node.storage.snapshotMeta();
+    if (meta.index > 0) node.fsm.restore(node.storage.snapshotData);
+    node.raw = new RawNode({ ...this.raftConfigBase, id: node.id, applied: node.fsm.applied, random: node.random }, node.storage);
+    node.lastCommit = node.raw.status().commit;
+    node.lastRole = 'follower';
+    node.alive = true;
+    node.nextTickAt = this.now + node.tickIntervalMs * node.random.next();
+  }
+
+  /** Kills a node (keeping only what it persisted) and schedules its restart. */
+  private crash(node: SimNode, why: string): void {
+    this.stats.crashes++;
+    node.alive = false;
+    this.restarts.set(node.id, this.now + this.random.int(10, 400));
+    node.incomingSnapshots.clear();
+    // Only what was persisted survives.
+    node.storage = node.storage.clone();
+    for (const [id, read] of this.pendingReads) if (read.node === node.id) this.pendingReads.delete(id);
+    this.log(`${node.id} CRASH (${why})`);
+  }
+
+  run(): SimResult {
+    let error: string | undefined;
+    let healMs = -1;
+    try {
+      for (; this.now < this.options.steps; this.now++) {
+        this.chaos();
+        this.clients(true);
+        this.step();
+      }
+      healMs = this.heal();
+    } catch (e) {
+      if (e instanceof SafetyViolation || e instanceof AssertionFailure) error = `${e.name}: ${e.message}`;
+      else throw e;
+    }
+    if (error) this.log(`FAILED: ${error}`);
+    return {
+      seed: this.options.seed,
+      ok: error === undefined,
+      ...(error === undefined ? {} : { error }),
+      trace: this.trace,
+      stats: {
+        committed: this.checker.maxCommitSeen,
+        leaders: this.leadersSeen.size,
+        reads: this.checker.readsChecked,
+        ...this.stats,
+        healMs,
+      },
+    };
+  }
+
+  /** One simulated millisecond: ticks, deliveries, Readys, checks. */
+  private step(): void {
+    for (const node of this.nodes.values()) {
+      if (!node.alive || node.pausedUntil > this.now) continue;
+      // A resumed node catches up on the ticks it missed before anything else, as the real driver does from its monotonic clock.
+      while (node.nextTickAt <= this.now) {
+        node.raw.tick();
+        node.nextTickAt += node.tickIntervalMs;
+      }
+    }
+    for (const envelope of this.network.due(this.now)) {
+      const m = envelope.message;
+      const to = this.nodes.get(m.to);
+      if (!to || !to.alive) continue;
+      if (!this.network.linked(m.from, m.to)) continue;
+      if (to.pausedUntil > this.now) {
+        this.network.defer(envelope, to.pausedUntil);
+        continue;
+      }
+      if (envelope.snapshotData) to.incomingSnapshots.set(m.snapshot?.index ?? -1, envelope.snapshotData);
+      if (this.options.traceAll) this.log(`  deliver ${describeMessage(m)}`);
+      to.raw.step(m);
+    }
+    for (const node of this.nodes.values()) {
+      if (node.alive && node.pausedUntil <= this.now) this.processReady(node);
+    }
+  }
+
+  private processReady(node: SimNode): void {
+    while (node.alive && node.raw.hasReady()) {
+      const rd = node.raw.ready();
+      this.observeRole(node, rd);
+      this.sendAll(node, rd.messages);
+      // A crash after the early sends and before the fsync; more likely when a vote is at stake.
+      const voteChanged = rd.hardState !== undefined && rd.hardState.vote !== node.storage.hardState.vote;
+      if (rd.mustSync && this.random.chance(voteChanged ? 0.1 : 0.001)) {
+        this.crash(node, 'before persisting a Ready');
+        return;
+      }
+      this.persist(node, rd);
+      this.sendAll(node, rd.messagesAfterPersist);
+      this.apply(node, rd);
+      node.raw.advance(rd);
+      this.observeCommit(node);
+      this.maybeCompact(node);
+    }
+  }
+
+  private observeRole(node: SimNode, rd: Ready): void {
+    if (!rd.softState) return;
+    if (rd.softState.role !== node.lastRole) {
+      this.log(`${node.id} becomes ${rd.softState.role} in term ${node.raw.raft.term}`);
+      node.lastRole = rd.softState.role;
+    }
+    if (rd.softState.role === 'leader') {
+      const term = node.raw.raft.term;
+      this.checker.onLeader(node.id, term);
+      this.leadersSeen.add(`${term}:${node.id}`);
+      const log = node.raw.raft.log;
+      this.checker.onLeaderLog(node.id, term, (i) => log.term(i), log.firstIndex());
+    }
+  }
+
+  private sendAll(node: SimNode, messages: readonly Message[]): void {
+    for (const m of messages) {
+      let data: Uint8Array | undefined;
+      if (m.type === 'snap') {
+        const meta = node.storage.snapshotMeta();
+        if (meta.index !== m.snapshot?.index) throw new AssertionFailure('snapshot message does not match storage');
+        data = node.storage.snapshotData;
+        this.stats.snapshotsSent++;
+        this.log(`${node.id} sends snapshot @${meta.index} to ${m.to}`);
+      }
+      this.network.send(m, this.now, data);
+    }
+  }
+
+  private persist(node: SimNode, rd: Ready): void {
+    const storage = node.storage;
+    if (rd.snapshot) {
+      const data = node.incomingSnapshots.get(rd.snapshot.index);
+      if (!data) throw new AssertionFailure(`snapshot @${rd.snapshot.index} data missing on ${node.id}`);
+      storage.installSnapshot(rd.snapshot, data);
+      storage.chains.clear();
+      storage.snapshotChain = this.checker.chainFor(rd.snapshot.index, rd.snapshot.term) ?? '';
+      node.incomingSnapshots.clear();
+      node.fsm.restore(data);
+      this.checker.onApplied(node.id, node.fsm.applied, node.fsm.hash);
+      this.log(`${node.id} installs snapshot @${rd.snapshot.index}`);
+    }
+    if (rd.entries.length > 0) {
+      storage.append(rd.entries);
+      this.recordChains(node.id, storage, rd.entries);
+    }
+    if (rd.hardState) storage.setHardState(rd.hardState);
+  }
+
+  /** Extends the node's chain of log hashes over entries it just persisted, and checks log matching. */
+  private recordChains(id: NodeId, storage: SimStorage, entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      const prevIndex = entry.index - 1;
+      const prev = prevIndex === storage.snapshotMeta().index ? storage.snapshotChain : (storage.chains.get(prevIndex) ?? '');
+      const chain = hashBytes(prev, entry.term, entry.data);
+      storage.chains.set(entry.index, chain);
+      this.checker.onPersisted(id, entry.index, entry.term, chain);
+    }
+    for (const index of [...storage.chains.keys()]) if (index > storage.lastIndex()) storage.chains.delete(index);
+  }
+
+  private apply(node: SimNode, rd: Ready): void {
+    for (const entry of rd.committedEntries) {
+      if (entry.index <= node.fsm.applied) continue; // a snapshot in this Ready already covers it
+      node.fsm.apply(entry);
+      this.checker.onApplied(node.id, entry.index, node.fsm.hash);
+      if (entry.type === 'normal' && entry.data.length > 0) this.pendingValues.delete(decoder.decode(entry.data));
+      if (entry.type === 'conf') this.log(`${node.id} applies conf @${entry.index}: ${decoder.decode(entry.data)}`);
+    }
+    for (const rs of rd.readStates) {
+      const read = this.pendingReads.get(rs.id);
+      if (!read) continue;
+      this.pendingReads.delete(rs.id);
+      this.checker.onRead(node.id, rs.id, rs.index, read.beganCommit, read.mode);
+    }
+    for (const id of rd.droppedReads) this.pendingReads.delete(id);
+  }
+
+  private observeCommit(node: SimNode): void {
+    const log = node.raw.raft.log;
+    this.checker.onCommit(node.id, node.lastCommit, log.committed, (i) => log.term(i));
+    node.lastCommit = log.committed;
+  }
+
+  /** Takes a snapshot at the applied index now and then, so lagging nodes need one. */
+  private maybeCompact(node: SimNode): void {
+    const storage = node.storage;
+    const applied = node.fsm.applied;
+    const snapshotIndex = storage.snapshotMeta().index;
+    if (applied - snapshotIndex < 40 || applied > storage.lastIndex()) return;
+    const term = storage.term(applied);
+    if (term === undefined) return;
+    const meta: SnapshotMeta = { index: applied, term, conf: node.raw.confAt(applied) };
+    storage.snapshotChain = storage.chains.get(applied) ?? '';
+    for (const index of [...storage.chains.keys()]) if (index <= applied) storage.chains.delete(index);
+    storage.compact(meta, node.fsm.snapshot());
+    node.raw.compacted(applied);
+  }
+
+  // ---------------------------------------------------------------- clients
+
+  private leader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const node of this.nodes.values()) {
+      if (!node.alive || node.raw.raft.role !== 'leader') continue;
+      if (!best || node.raw.raft.term > best.raw.raft.term) best = node;
+    }
+    return best;
+  }
+
+  private randomLiveNode(): SimNode | undefined {
+    const live = [...this.nodes.values()].filter((n) => n.alive && n.pausedUntil <= this.now);
+    return live.length > 0 ? this.random.pick(live) : undefined;
+  }
+
+  private clients(newWork: boolean): void {
+    const r = this.random;
+    if (newWork && r.chance(0.08)) {
+      const value = `v${this.nextValue++}`;
+      this.pendingValues.set(value, -Infinity);
+    }
+    // Propose (or re-propose: the state machine de-duplicates) values not yet applied anywhere.
+    for (const [value, lastTry] of this.pendingValues) {
+      if (this.now - lastTry < 150) continue;
+      const target = r.chance(0.8) ? this.leader() : this.randomLiveNode();
+      if (!target || target.pausedUntil > this.now) continue;
+      this.pendingValues.set(value, this.now);
+      const result = target.raw.propose(encoder.encode(value));
+      if (result.ok) this.log(`${target.id} accepts ${value} at ${result.index}`);
+    }
+    if (newWork && r.chance(0.05)) {
+      const node = r.chance(0.5) ? this.leader() : this.randomLiveNode();
+      if (node && node.pausedUntil <= this.now) {
+        const id = `r${this.nextReadId++}`;
+        const mode = r.chance(0.5) ? 'lease' : 'readIndex';
+        this.pendingReads.set(id, { node: node.id, beganCommit: this.checker.maxCommitSeen, mode });
+        node.raw.readIndex(id, mode);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  private nextFaultAt = 0;
+
+  private chaos(): void {
+    for (const [id, at] of this.restarts) {
+      if (at > this.now) continue;
+      this.restarts.delete(id);
+      const node = this.nodes.get(id) as SimNode;
+      this.boot(node);
+      this.log(`${id} RESTART (commit ${node.raw.status().commit}, applied ${node.fsm.applied})`);
+    }
+    if (this.now < this.nextFaultAt) return;
+    this.nextFaultAt = this.now + this.random.int(20, 250);
+    const r = this.random;
+    const ids = [...this.nodes.keys()];
+    const action = r.int(0, 11);
+    switch (action) {
+      case 0:
+      case 1: {
+        const shuffled = r.shuffle([...ids]);
+        const cut = r.int(1, shuffled.length - 1);
+        this.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+        this.log(`PARTITION ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
+        break;
+      }
+      case 2: {
+        const leader = this.leader();
+        if (!leader) break;
+        this.network.partition([[leader.id], ids.filter((id) => id !== leader.id)]);
+        this.log(`ISOLATE leader ${leader.id}`);
+        break;
+      }
+      case 3: {
+        // A bridge: one node sees both halves, which cannot see each other.
+        const shuffled = r.shuffle([...ids]);
+        const bridge = shuffled[0] as NodeId;
+        const rest = shuffled.slice(1);
+        const half = Math.floor(rest.length / 2);
+        this.network.partition([rest.slice(0, half), rest.slice(half)]);
+        this.log(`BRIDGE via ${bridge}: ${rest.slice(0, half).join(',')} | ${rest.slice(half).join(',')}`);
+        break;
+      }
+      case 4:
+        this.network.ring(r.shuffle([...ids]));
+        this.log('RING partition');
+        break;
+      case 5:
+        this.network.heal();
+        this.log('HEAL network');
+        break;
+      case 6: {
+        const node = this.randomLiveNode();
+        if (!node || this.restarts.size >= Math.floor(this.options.nodes / 2)) break;
+        this.crash(node, 'kill -9');
+        break;
+      }
+      case 7: {
+        const node = r.chance(0.5) ? this.leader() : this.randomLiveNode();
+        if (!node) break;
+        node.pausedUntil = this.now + r.int(20, 500);
+        this.log(`${node.id} PAUSE until ${node.pausedUntil}`);
+        break;
+      }
+      case 8:
+        this.network.faults = randomFaults(r);
+        this.log(`NETWORK ${JSON.stringify(this.network.faults)}`);
+        break;
+      case 9:
+        this.membershipChange();
+        break;
+      case 10: {
+        const leader = this.leader();
+        if (!leader) break;
+        const voters = leader.raw.raft.conf().voters.filter((id) => id !== leader.id);
+        if (voters.length === 0) break;
+        const to = r.pick(voters);
+        this.stats.transfers++;
+        leader.raw.transferLeadership(to);
+        this.log(`TRANSFER leadership ${leader.id} -> ${to}`);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  /** Cycles membership: add the spare as learner, promote it, then remove some voter (possibly the leader). */
+  private membershipChange(): void {
+    const leader = this.leader();
+    if (!leader) return;
+    const conf = leader.raw.raft.conf();
+    const members = new Set([...conf.voters, ...conf.learners]);
+    const spare = [...this.nodes.keys()].find((id) => !members.has(id));
+    let change: { type: 'addVoter' | 'addLearner' | 'removeNode'; nodeId: NodeId } | undefined;
+    if (conf.learners.length > 0) change = { type: 'addVoter', nodeId: conf.learners[0] as NodeId };
+    else if (conf.voters.length > this.options.nodes) change = { type: 'removeNode', nodeId: this.random.pick(conf.voters) };
+    else if (spare) change = { type: 'addLearner', nodeId: spare };
+    if (!change) return;
+    const result = leader.raw.proposeConfChange({ ...change, context: `http://${change.nodeId}` });
+    if (result.ok) this.stats.confChanges++;
+    this.log(`CONF ${change.type} ${change.nodeId} via ${leader.id}: ${result.ok ? `index ${result.index}` : result.error}`);
+  }
+
+  /**
+   * Ends the faults and waits for liveness: a leader, every client value
+   * committed and applied, and every live member caught up with the leader.
+   */
+  private heal(): number {
+    this.network.heal();
+    this.network.faults = { ...CALM_NETWORK };
+    for (const node of this.nodes.values()) node.pausedUntil = 0;
+    for (const id of this.restarts.keys()) this.restarts.set(id, this.now);
+    this.log('HEAL everything; waiting for liveness');
+    const start = this.now;
+    for (; this.now < start + HEAL_LIMIT_MS; this.now++) {
+      this.chaosRestartsOnly();
+      this.clients(false);
+      this.step();
+      if (this.now % 10 === 0 && this.settled()) return this.now - start;
+    }
+    const leader = this.leader();
+    throw new SafetyViolation(
+      `liveness: not settled ${HEAL_LIMIT_MS}ms after healing (leader ${leader?.id ?? 'none'}, ` +
+        `${this.pendingValues.size} values pending, ${describeNodes(this.nodes)})`,
+    );
+  }
+
+  private chaosRestartsOnly(): void {
+    for (const [id, at] of this.restarts) {
+      if (at > this.now) continue;
+      this.restarts.delete(id);
+      this.boot(this.nodes.get(id) as SimNode);
+      this.log(`${id} RESTART`);
+    }
+  }
+
+  private settled(): boolean {
+    const leader = this.leader();
+    if (!leader || this.pendingValues.size > 0) return false;
+    const status = leader.raw.status();
+    if (status.commit !== status.lastIndex) return false;
+    for (const id of [...status.conf.voters, ...status.conf.learners]) {
+      const node = this.nodes.get(id);
+      if (!node || !node.alive || node.fsm.applied < status.commit) return false;
+    }
+    return true;
+  }
+}
+
+function describeMessage(m: Message): string {
+  const parts = [`${m.type} ${m.from}->${m.to} t${m.term}`];
+  if (m.type === 'app') parts.push(`prev ${m.index}/${m.logTerm} n=${m.entries.length} commit ${m.commit}`);
+  else if (m.type === 'appResp') parts.push(m.reject ? `reject ${m.index} hint ${m.rejectHint}/${m.rejectHintTerm}` : `ok ${m.index}`);
+  else if (m.type === 'vote' || m.type === 'preVote') parts.push(`last ${m.index}/${m.logTerm}${m.force ? ' force' : ''}`);
+  else if (m.type === 'voteResp' || m.type === 'preVoteResp') parts.push(m.reject ? 'reject' : 'grant');
+  else if (m.type === 'snap') parts.push(`@${m.snapshot?.index}/${m.snapshot?.term}`);
+  return parts.join(' ');
+}
+
+function randomFaults(r: Prng): NetworkFaults {
+  const minDelayMs = r.int(0, 5);
+  return {
+    lossRate: r.pick([0, 0.01, 0.05, 0.2]),
+    duplicateRate: r.pick([0, 0.02, 0.1]),
+    minDelayMs,
+    maxDelayMs: minDelayMs + r.int(1, 30),
+    reorderRate: r.pick([0, 0.05, 0.2]),
+  };
+}
+
+function describeNodes(nodes: ReadonlyMap<NodeId, SimNode>): string {
+  return [...nodes.values()]
+    .map((n) => {
+      const s = n.raw.status();
+      return `${n.id}:${n.alive ? s.role : 'down'} t${s.term} c${s.commit} a${n.fsm.applied} l${s.lastIndex} v[${s.conf.voters.join(',')}] lr[${s.conf.learners.join(',')}]`;
+    })
+    .join('; ');
+}
+
+export function runSeed(options: SimOptions): SimResult {
+  return new Simulation(options).run();
+}

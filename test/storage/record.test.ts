@@ -13,7 +13,7 @@ import {
   frameRecord,
 } from '../../src/storage/record.js';
 import type { Entry } from '../../src/raft/types.js';
-import { testSeed } from './helpers.js';
+import { testSeed } from './fixtures/helpers.js';
 
 const MAX_BODY = 64 * 1024;
 

@@ -11,7 +11,7 @@ import type { RaftStorageOptions } from '../../src/storage/raft-storage.js';
 import { StorageCorruptionError } from '../../src/storage/errors.js';
 import type { StorageLogEvent } from '../../src/storage/wal.js';
 import type { Entry } from '../../src/raft/types.js';
-import { entryIsGenuine, makeEntries, makeEntry, segmentFiles, testSeed, withDir } from './helpers.js';
+import { entryIsGenuine, makeEntries, makeEntry, segmentFiles, testSeed, withDir } from './fixtures/helpers.js';
 
 const SMALL: RaftStorageOptions = { segmentSizeBytes: 64 * 1024, cacheMaxBytes: 4 * 1024 };
 

@@ -32,10 +32,24 @@ export class Checker {
     this.leaderOfTerm.set(term, node);
   }
 
-  /** Leader completeness: a new leader's log holds every committed entry. */
+  /**
+   * (commit index, term bound) checkpoints: when commit index c was first seen,
+   * no node had a term above the bound, so the leader that committed it had a
+   * term <= bound, and every leader of a later term must hold it.
+   */
+  private readonly commitCheckpoints: { index: number; termBound: number }[] = [];
+
+  /** Leader completeness: a new leader's log holds every entry committed in an earlier term. */
   onLeaderLog(node: string, term: number, termAt: (index: number) => number | undefined, firstIndex: number): void {
-    const c = this.maxCommitSeen;
-    if (c === 0 || c < firstIndex - 1) return; // covered by the leader's snapshot
+    let c = 0;
+    for (let i = this.commitCheckpoints.length - 1; i >= 0; i--) {
+      const checkpoint = this.commitCheckpoints[i] as { index: number; termBound: number };
+      if (checkpoint.termBound < term) {
+        c = checkpoint.index;
+        break;
+      }
+    }
+    if (c === 0 || c < firstIndex - 1) return; // nothing to check, or covered by the leader's snapshot
     const want = this.committedTermAt.get(c);
     const have = termAt(c);
     if (want !== undefined && have !== want) {
@@ -57,7 +71,7 @@ export class Checker {
   }
 
   /** Commit index monotonic per node, and one committed term per index across nodes. */
-  onCommit(node: string, previous: number, commit: number, termAt: (index: number) => number | undefined): void {
+  onCommit(node: string, previous: number, commit: number, termAt: (index: number) => number | undefined, maxTerm: number): void {
     if (commit < previous) this.fail(`commit index of ${node} moved back from ${previous} to ${commit}`);
     for (let i = previous + 1; i <= commit; i++) {
       const term = termAt(i);
@@ -66,7 +80,47 @@ export class Checker {
       if (known === undefined) this.committedTermAt.set(i, term);
       else if (known !== term) this.fail(`committed entry changed: ${node} commits term ${term} at ${i}, earlier term ${known}`);
     }
-    if (commit > this.maxCommitSeen) this.maxCommitSeen = commit;
+    if (commit > this.maxCommitSeen) {
+      this.maxCommitSeen = commit;
+      this.commitCheckpoints.push({ index: commit, termBound: maxTerm });
+    }
+  }
+
+  /**
+   * The commit rule (§5.4.2): a leader moves its commit index only by counting
+   * replicas of an entry from its own term. Catches the first half of Figure 8
+   * long before a later leader overwrites the entry.
+   */
+  onLeaderCommit(node: string, term: number, commit: number, termAtCommit: number | undefined): void {
+    if (termAtCommit !== term) {
+      this.fail(`commit rule: leader ${node} of term ${term} committed index ${commit} holding an entry of term ${termAtCommit}`);
+    }
+  }
+
+  /**
+   * Persist before send: a granted vote or an acknowledged append may leave a
+   * node only once the state it promises is durable (§5.1, figure 2 "before
+   * responding to RPCs"). `persisted` is what a crash at this instant keeps.
+   */
+  onSend(
+    node: string,
+    type: string,
+    to: string,
+    term: number,
+    index: number,
+    reject: boolean,
+    persisted: { term: number; vote: string; lastIndex: number; termAt: (index: number) => number | undefined },
+    logTermAt: (index: number) => number | undefined,
+  ): void {
+    // Superseded: the node durably moved to a later term (whose leader holds at least as much) before this left.
+    if (reject || persisted.term > term) return;
+    if (type === 'voteResp' && (persisted.term !== term || persisted.vote !== to)) {
+      this.fail(`vote durability: ${node} granted its term-${term} vote to ${to} before persisting it (durable: term ${persisted.term}, vote '${persisted.vote}')`);
+    }
+    if (type === 'appResp' && index > 0) {
+      const durable = index <= persisted.lastIndex && persisted.termAt(index) === logTermAt(index);
+      if (!durable) this.fail(`append durability: ${node} acknowledged index ${index} to ${to} before persisting it`);
+    }
   }
 
   /** State machine safety: every node reaches the same state at the same index. */

@@ -89,6 +89,12 @@ export class SimNetwork {
     }
   }
 
+  /** Cuts each directed link independently: asymmetric, partial connectivity. */
+  randomLinks(ids: readonly NodeId[], cutRate: number, random: Prng): void {
+    this.cut.clear();
+    for (const a of ids) for (const b of ids) if (a !== b && random.chance(cutRate)) this.cut.add(`${a}>${b}`);
+  }
+
   heal(): void {
     this.cut.clear();
   }

@@ -101,6 +101,8 @@ class SimNode {
   nextTickAt: number;
   lastCommit = 0;
   lastRole = 'follower';
+  /** The term in which this node was last seen becoming leader. */
+  leaderTerm = 0;
   readonly tickIntervalMs: number;
   readonly incomingSnapshots = new Map<number, Uint8Array>();
 
@@ -135,6 +137,7 @@ export class Simulation {
   private readonly pendingReads = new Map<string, PendingRead>();
   private nextReadId = 0;
   private readonly restarts = new Map<NodeId, number>();
+  private readonly leaderKills = new Map<NodeId, { at: number; term: number }>();
   private readonly leadersSeen = new Set<string>();
   private stats = { crashes: 0, snapshotsSent: 0, confChanges: 0, transfers: 0 };
   private readonly raftConfigBase: Omit<RaftConfig, 'id' | 'applied' | 'random'>;
@@ -148,7 +151,7 @@ export class Simulation {
       electionTicks: ELECTION_TICKS,
       heartbeatTicks: 1,
       // Small messages and windows make partial replication, and so the classic bugs, likely.
-      maxAppendBytes: r.pick([64, 200, 4096]),
+      maxAppendBytes: r.pick([64, 64, 200, 4096]),
       maxInflightAppends: r.pick([1, 4, 32]),
       maxUncommittedBytes: 1 << 20,
       maxCommittedBytesPerReady: r.pick([100, 1 << 20]),
@@ -186,6 +189,7 @@ export class Simulation {
     node.raw = new RawNode({ ...this.raftConfigBase, id: node.id, applied: node.fsm.applied, random: node.random }, node.storage);
     node.lastCommit = node.raw.status().commit;
     node.lastRole = 'follower';
+    node.leaderTerm = 0;
     node.alive = true;
     node.nextTickAt = this.now + node.tickIntervalMs * node.random.next();
   }
@@ -208,6 +212,7 @@ export class Simulation {
     try {
       for (; this.now < this.options.steps; this.now++) {
         this.chaos();
+        this.tickAll();
         this.clients(true);
         this.step();
       }
@@ -232,16 +237,23 @@ export class Simulation {
     };
   }
 
-  /** One simulated millisecond: ticks, deliveries, Readys, checks. */
-  private step(): void {
+  /**
+   * Brings every running node's ticks up to its clock. A resumed node catches
+   * up on the ticks it missed before it serves anything, as the real driver
+   * does from its monotonic clock before a lease read.
+   */
+  private tickAll(): void {
     for (const node of this.nodes.values()) {
       if (!node.alive || node.pausedUntil > this.now) continue;
-      // A resumed node catches up on the ticks it missed before anything else, as the real driver does from its monotonic clock.
       while (node.nextTickAt <= this.now) {
         node.raw.tick();
         node.nextTickAt += node.tickIntervalMs;
       }
     }
+  }
+
+  /** One simulated millisecond after the clients acted: deliveries, Readys, checks. */
+  private step(): void {
     for (const envelope of this.network.due(this.now)) {
       const m = envelope.message;
       const to = this.nodes.get(m.to);
@@ -288,6 +300,11 @@ export class Simulation {
     }
     if (rd.softState.role === 'leader') {
       const term = node.raw.raft.term;
+      node.leaderTerm = term;
+      // Jepsen's favourite: take a new leader down before its first entries spread.
+      if (this.now < this.options.steps && this.random.chance(0.35)) {
+        this.leaderKills.set(node.id, { at: this.now + this.random.int(1, 15), term });
+      }
       this.checker.onLeader(node.id, term);
       this.leadersSeen.add(`${term}:${node.id}`);
       const log = node.raw.raft.log;
@@ -296,7 +313,18 @@ export class Simulation {
   }
 
   private sendAll(node: SimNode, messages: readonly Message[]): void {
+    const storage = node.storage;
+    const persisted = {
+      term: storage.hardState.term,
+      vote: storage.hardState.vote,
+      lastIndex: storage.lastIndex(),
+      termAt: (i: number) => storage.term(i),
+    };
+    const log = node.raw.raft.log;
     for (const m of messages) {
+      if (m.type === 'voteResp' || m.type === 'appResp') {
+        this.checker.onSend(node.id, m.type, m.to, m.term, m.index, m.reject, persisted, (i) => log.term(i));
+      }
       let data: Uint8Array | undefined;
       if (m.type === 'snap') {
         const meta = node.storage.snapshotMeta();
@@ -360,7 +388,13 @@ export class Simulation {
 
   private observeCommit(node: SimNode): void {
     const log = node.raw.raft.log;
-    this.checker.onCommit(node.id, node.lastCommit, log.committed, (i) => log.term(i));
+    let maxTerm = 0;
+    for (const other of this.nodes.values()) maxTerm = Math.max(maxTerm, other.raw.raft.term);
+    this.checker.onCommit(node.id, node.lastCommit, log.committed, (i) => log.term(i), maxTerm);
+    const raft = node.raw.raft;
+    if (raft.role === 'leader' && raft.term === node.leaderTerm && log.committed > node.lastCommit) {
+      this.checker.onLeaderCommit(node.id, raft.term, log.committed, log.term(log.committed));
+    }
     node.lastCommit = log.committed;
   }
 
@@ -390,6 +424,33 @@ export class Simulation {
     return best;
   }
 
+  /**
+   * Where a client sends a write: mostly the newest leader, but also any node
+   * that believes it leads (a deposed leader in a minority grows a divergent
+   * tail, the raw material of Figure 8) and sometimes any node at all.
+   */
+  private proposalTarget(): SimNode | undefined {
+    const r = this.random;
+    const roll = r.next();
+    if (roll < 0.5) return this.leader();
+    if (roll < 0.8) {
+      const leaders = [...this.nodes.values()].filter((n) => n.alive && n.raw.raft.role === 'leader');
+      return leaders.length > 0 ? r.pick(leaders) : undefined;
+    }
+    return this.randomLiveNode();
+  }
+
+  /** Reads go to the newest leader, to any node that believes it leads (a deposed one must not serve stale reads), or anywhere. */
+  private readTarget(): SimNode | undefined {
+    const roll = this.random.next();
+    if (roll < 0.3) return this.leader();
+    if (roll < 0.7) {
+      const leaders = [...this.nodes.values()].filter((n) => n.alive && n.raw.raft.role === 'leader');
+      return leaders.length > 0 ? this.random.pick(leaders) : undefined;
+    }
+    return this.randomLiveNode();
+  }
+
   private randomLiveNode(): SimNode | undefined {
     const live = [...this.nodes.values()].filter((n) => n.alive && n.pausedUntil <= this.now);
     return live.length > 0 ? this.random.pick(live) : undefined;
@@ -404,14 +465,14 @@ export class Simulation {
     // Propose (or re-propose: the state machine de-duplicates) values not yet applied anywhere.
     for (const [value, lastTry] of this.pendingValues) {
       if (this.now - lastTry < 150) continue;
-      const target = r.chance(0.8) ? this.leader() : this.randomLiveNode();
+      const target = this.proposalTarget();
       if (!target || target.pausedUntil > this.now) continue;
       this.pendingValues.set(value, this.now);
       const result = target.raw.propose(encoder.encode(value));
       if (result.ok) this.log(`${target.id} accepts ${value} at ${result.index}`);
     }
-    if (newWork && r.chance(0.05)) {
-      const node = r.chance(0.5) ? this.leader() : this.randomLiveNode();
+    if (newWork && r.chance(0.1)) {
+      const node = this.readTarget();
       if (node && node.pausedUntil <= this.now) {
         const id = `r${this.nextReadId++}`;
         const mode = r.chance(0.5) ? 'lease' : 'readIndex';
@@ -433,11 +494,22 @@ export class Simulation {
       this.boot(node);
       this.log(`${id} RESTART (commit ${node.raw.status().commit}, applied ${node.fsm.applied})`);
     }
+    for (const [id, kill] of this.leaderKills) {
+      if (kill.at > this.now) continue;
+      this.leaderKills.delete(id);
+      const node = this.nodes.get(id) as SimNode;
+      if (!node.alive || node.raw.raft.term !== kill.term || node.raw.raft.role !== 'leader') continue;
+      if (this.random.chance(0.5)) this.crash(node, 'new leader killed');
+      else {
+        this.network.partition([[id], [...this.nodes.keys()].filter((other) => other !== id)]);
+        this.log(`ISOLATE new leader ${id}`);
+      }
+    }
     if (this.now < this.nextFaultAt) return;
-    this.nextFaultAt = this.now + this.random.int(20, 250);
+    this.nextFaultAt = this.now + this.random.int(20, 200);
     const r = this.random;
     const ids = [...this.nodes.keys()];
-    const action = r.int(0, 11);
+    const action = r.int(0, 12);
     switch (action) {
       case 0:
       case 1: {
@@ -473,7 +545,7 @@ export class Simulation {
         this.log('HEAL network');
         break;
       case 6: {
-        const node = this.randomLiveNode();
+        const node = r.chance(0.5) ? this.leader() : this.randomLiveNode();
         if (!node || this.restarts.size >= Math.floor(this.options.nodes / 2)) break;
         this.crash(node, 'kill -9');
         break;
@@ -503,6 +575,10 @@ export class Simulation {
         this.log(`TRANSFER leadership ${leader.id} -> ${to}`);
         break;
       }
+      case 11:
+        this.network.randomLinks(ids, r.pick([0.2, 0.4]), r);
+        this.log('PARTIAL partition: random one-way links cut');
+        break;
       default:
         break;
     }
@@ -538,6 +614,7 @@ export class Simulation {
     const start = this.now;
     for (; this.now < start + HEAL_LIMIT_MS; this.now++) {
       this.chaosRestartsOnly();
+      this.tickAll();
       this.clients(false);
       this.step();
       if (this.now % 10 === 0 && this.settled()) return this.now - start;

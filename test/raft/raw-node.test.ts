@@ -1,0 +1,267 @@
+// Scripted interactions with the Raft core: each test drives a small cluster
+// through one protocol behaviour and asserts what a user of the core relies on.
+
+import t from 'tap';
+import { MemoryStorage } from '../../src/raft/memory-storage.js';
+import { committedIndex, quorumSize, voteResult } from '../../src/raft/quorum.js';
+import { leaseTicks } from '../../src/raft/config.js';
+import { bytes, TestCluster } from './harness.js';
+
+const three = ['n1', 'n2', 'n3'];
+
+t.test('quorum arithmetic', async (t) => {
+  t.equal(quorumSize(3), 2);
+  t.equal(quorumSize(4), 3);
+  t.equal(quorumSize(5), 3);
+  const match = new Map([['a', 5], ['b', 9], ['c', 7]]);
+  t.equal(committedIndex(['a', 'b', 'c'], (id) => match.get(id) ?? 0), 7, 'the median of three');
+  t.equal(voteResult(['a', 'b', 'c'], new Map([['a', true], ['b', true]])), 'won');
+  t.equal(voteResult(['a', 'b', 'c'], new Map([['a', true], ['b', false], ['c', false]])), 'lost');
+  t.equal(voteResult(['a', 'b', 'c', 'd'], new Map([['a', true], ['b', true]])), 'pending', 'two of four is no majority');
+  t.ok(leaseTicks({ electionTicks: 10, maxClockDriftRatio: 0.1 }) < 10, 'the lease is shorter than an election timeout');
+});
+
+t.test('a leader is elected, commits its no-op, and replicates proposals in order to every node', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  const term = c.node('n1').status().term;
+  const result = c.node('n1').proposeBatch([bytes('a'), bytes('b'), bytes('c')]);
+  t.ok(result.ok);
+  c.stabilize();
+  c.tickAll(1); // a heartbeat carries the new commit index to the followers
+  for (const id of three) {
+    t.same(c.appliedData(id), ['a', 'b', 'c'], `${id} applied the proposals in order`);
+    t.equal(c.node(id).status().term, term);
+  }
+  const noop = c.applied.get('n2')?.find((e) => e.term === term);
+  t.equal(noop?.data.length, 0, "the first entry of the leader's term is an empty no-op");
+});
+
+t.test('a follower refuses a proposal and names the leader', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  const result = c.node('n2').propose(bytes('x'));
+  t.equal(result.ok, false);
+  if (!result.ok) {
+    t.equal(result.error, 'notLeader');
+    t.match(result.detail, /n1/);
+  }
+});
+
+t.test('a granted vote is in the hard state of the same Ready and leaves only after it is persisted', async (t) => {
+  const d = new TestCluster(three);
+  d.isolate('n1');
+  d.tickAll(10);
+  d.heal();
+  d.node('n2').campaign();
+  // Run n2's pre-vote round and its vote request, but hold n3's answer to inspect it.
+  for (let i = 0; i < 4; i++) {
+    for (const id of ['n2', 'n3']) {
+      const node = d.node(id);
+      if (!node.hasReady()) continue;
+      const rd = node.ready();
+      const grant = rd.messagesAfterPersist.find((m) => m.type === 'voteResp' && !m.reject);
+      if (id === 'n3' && grant) {
+        t.equal(rd.hardState?.vote, 'n2', 'the vote is in the hard state to persist');
+        t.equal(rd.hardState?.term, grant.term);
+        t.ok(rd.mustSync, 'a vote must be synced');
+        t.notOk(rd.messages.some((m) => m.type === 'voteResp'), 'no vote response may leave before persistence');
+        return;
+      }
+      const storage = d.storages.get(id) as MemoryStorage;
+      storage.append(rd.entries);
+      if (rd.hardState) storage.setHardState(rd.hardState);
+      for (const m of [...rd.messages, ...rd.messagesAfterPersist]) if (m.to !== 'n1') d.node(m.to).step(m);
+      node.advance(rd);
+    }
+  }
+  t.fail('n3 never granted its vote');
+});
+
+t.test('PreVote: a node cut off for many timeouts rejoins without raising the term or deposing the leader', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  const term = c.node('n1').status().term;
+  c.isolate('n3');
+  c.tickAll(100);
+  t.equal(c.node('n3').status().term, term, 'pre-votes that fail do not raise the term');
+  c.heal();
+  c.tickAll(5);
+  t.equal(c.leader(), 'n1');
+  t.equal(c.node('n1').status().term, term);
+});
+
+t.test('CheckQuorum: an isolated leader steps down within two election timeouts and the rest elect a new one', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  c.isolate('n1');
+  c.tickAll(20);
+  t.equal(c.node('n1').status().role, 'follower', 'the old leader stepped down');
+  c.tickAll(30);
+  const leader = c.leader();
+  t.ok(leader === 'n2' || leader === 'n3', `a new leader among the majority (got ${leader})`);
+});
+
+t.test('ReadIndex: many reads on the leader share one heartbeat round and see every committed write', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  c.node('n1').propose(bytes('w1'));
+  c.stabilize();
+  const commit = c.node('n1').status().commit;
+  const before = c.sent.filter((m) => m.type === 'heartbeat').length;
+  for (let i = 0; i < 100; i++) c.node('n1').readIndex(`r${i}`, 'readIndex');
+  c.stabilize();
+  const heartbeats = c.sent.filter((m) => m.type === 'heartbeat').length - before;
+  t.equal(heartbeats, 2, 'one round: one heartbeat to each follower');
+  const reads = c.reads.get('n1') ?? [];
+  t.equal(reads.length, 100);
+  t.ok(reads.every((r) => r.index >= commit), 'every read index covers the last committed write');
+});
+
+t.test('ReadIndex on a follower asks the leader and gets its commit index', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  c.node('n1').propose(bytes('w1'));
+  c.stabilize();
+  c.node('n3').readIndex('f1', 'readIndex');
+  c.stabilize();
+  const read = c.reads.get('n3')?.find((r) => r.id === 'f1');
+  t.equal(read?.index, c.node('n1').status().commit);
+});
+
+t.test('lease reads: served at once while the lease holds, never by a leader cut off past its lease', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  c.tickAll(1); // a confirmed heartbeat round anchors the lease
+  const sentBefore = c.sent.length;
+  c.node('n1').readIndex('lease1', 'lease');
+  c.stabilize();
+  t.ok(c.reads.get('n1')?.some((r) => r.id === 'lease1'), 'served');
+  t.equal(c.sent.length, sentBefore, 'without a round trip');
+  t.ok(c.node('n1').status().leaseValid);
+
+  c.isolate('n1');
+  c.tick(['n1'], leaseTicks({ electionTicks: 10, maxClockDriftRatio: 0.1 }) + 1);
+  t.notOk(c.node('n1').status().leaseValid, 'the lease expired');
+  c.node('n1').readIndex('lease2', 'lease');
+  c.stabilize();
+  t.notOk(c.reads.get('n1')?.some((r) => r.id === 'lease2'), 'an expired lease does not serve');
+});
+
+t.test('a follower behind a compacted log catches up by snapshot', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  c.isolate('n3');
+  for (let i = 0; i < 20; i++) c.node('n1').propose(bytes(`v${i}`));
+  c.stabilize();
+  const leader = c.node('n1');
+  const storage = c.storages.get('n1') as MemoryStorage;
+  const applied = leader.status().applied;
+  storage.compact({ index: applied, term: storage.term(applied) as number, conf: leader.confAt(applied) }, bytes('image'));
+  leader.compacted(applied);
+  c.heal();
+  c.tickAll(3);
+  t.ok(c.sent.some((m) => m.type === 'snap' && m.to === 'n3'), 'a snapshot was sent');
+  t.equal((c.storages.get('n3') as MemoryStorage).snapshotMeta().index, applied, 'n3 installed it');
+  t.equal(c.node('n3').status().commit, leader.status().commit, 'and caught up with the log after it');
+});
+
+t.test('fast backtracking: a long conflicting suffix is skipped a term at a time', async (t) => {
+  const c = new TestCluster(three, { maxAppendBytes: 1 << 20 });
+  c.elect('n1');
+  c.isolate('n1');
+  for (let i = 0; i < 50; i++) c.node('n1').propose(bytes(`stale${i}`)); // never committed
+  c.stabilize();
+  c.tick(['n2', 'n3'], 40);
+  const newLeader = c.leader() as string;
+  t.not(newLeader, 'n1');
+  c.node(newLeader).propose(bytes('fresh'));
+  c.stabilize();
+  const rejectsBefore = c.sent.filter((m) => m.type === 'appResp' && m.reject && m.from === 'n1').length;
+  c.heal();
+  c.tickAll(20);
+  const rejects = c.sent.filter((m) => m.type === 'appResp' && m.reject && m.from === 'n1').length - rejectsBefore;
+  t.ok(rejects <= 3, `50 conflicting entries resolved with ${rejects} rejections`);
+  t.notOk(c.appliedData('n1').some((v) => v.startsWith('stale')), 'the stale suffix was never applied');
+  t.ok(c.appliedData('n1').includes('fresh'));
+});
+
+t.test('membership: a learner replicates without voting, then is promoted to voter', async (t) => {
+  const c = new TestCluster(three, {}, ['n4']);
+  c.elect('n1');
+  const add = c.node('n1').proposeConfChange({ type: 'addLearner', nodeId: 'n4', context: 'http://n4' });
+  t.ok(add.ok);
+  c.stabilize();
+  c.node('n1').propose(bytes('to-learner'));
+  c.stabilize();
+  c.tickAll(1);
+  t.ok(c.appliedData('n4').includes('to-learner'), 'the learner receives the log');
+  t.same(c.node('n1').status().conf.learners, ['n4']);
+  const peer = c.node('n1').status().peers.find((p) => p.id === 'n4');
+  t.equal(peer?.voter, false);
+  t.ok(c.node('n1').proposeConfChange({ type: 'addVoter', nodeId: 'n4', context: '' }).ok);
+  c.stabilize();
+  t.same(c.node('n1').status().conf.voters, ['n1', 'n2', 'n3', 'n4']);
+  const again = c.node('n1').proposeConfChange({ type: 'addVoter', nodeId: 'n4', context: '' });
+  t.equal(again.ok, false, 'adding an existing voter is refused');
+});
+
+t.test('membership: one change at a time', async (t) => {
+  const c = new TestCluster(three, {}, ['n4', 'n5']);
+  c.elect('n1');
+  c.isolate('n2');
+  c.isolate('n3');
+  t.ok(c.node('n1').proposeConfChange({ type: 'addLearner', nodeId: 'n4', context: '' }).ok);
+  const second = c.node('n1').proposeConfChange({ type: 'addLearner', nodeId: 'n5', context: '' });
+  t.equal(second.ok, false);
+  if (!second.ok) t.equal(second.error, 'confChangePending');
+});
+
+t.test('membership: a leader that removes itself steps down once the removal commits, and the rest go on', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  t.ok(c.node('n1').proposeConfChange({ type: 'removeNode', nodeId: 'n1', context: '' }).ok);
+  c.stabilize();
+  t.equal(c.node('n1').status().role, 'follower');
+  c.tickAll(40);
+  const leader = c.leader();
+  t.ok(leader === 'n2' || leader === 'n3', `new leader ${leader}`);
+  t.ok(c.node(leader as string).propose(bytes('after')).ok);
+  c.stabilize();
+  c.tickAll(1);
+  t.ok(c.appliedData('n2').includes('after') && c.appliedData('n3').includes('after'));
+  t.notOk(c.appliedData('n1').includes('after'), 'the removed node no longer receives the log');
+});
+
+t.test('leadership transfer: the target takes over, and proposals are refused while it moves', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  c.isolate('n3');
+  c.node('n1').propose(bytes('x'));
+  c.stabilize();
+  t.equal(c.node('n1').transferLeadership('n3'), undefined);
+  const refused = c.node('n1').propose(bytes('y'));
+  t.equal(refused.ok, false);
+  if (!refused.ok) t.equal(refused.error, 'transferInProgress');
+  t.notOk(c.node('n1').status().leaseValid, 'no lease reads during a transfer');
+  c.heal();
+  c.tickAll(3);
+  t.equal(c.leader(), 'n3', 'n3 caught up, received TimeoutNow and won');
+  t.equal(c.node('n1').status().role, 'follower');
+});
+
+t.test('restart: term, vote and log come back from storage, and applied entries are not handed out again', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  c.node('n1').propose(bytes('durable'));
+  c.stabilize();
+  c.tickAll(1);
+  const before = c.node('n2').status();
+  c.restart('n2');
+  const after = c.node('n2').status();
+  t.equal(after.term, before.term);
+  t.equal(after.lastIndex, before.lastIndex);
+  t.equal(after.applied, before.applied);
+  c.tickAll(1);
+  t.equal(c.appliedData('n2').filter((v) => v === 'durable').length, 1, 'applied once');
+});

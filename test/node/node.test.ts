@@ -1,0 +1,213 @@
+// The node driver with real storage (WAL files, fsync) and the real SQLite
+// ledger, three nodes in one process connected by an in-process network:
+// writes through Raft, reads at every level, restart, snapshot catch-up,
+// idle expiry and leadership transfer.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import type { Command } from '../../src/ledger/index.js';
+import { LedgerNode, systemClock, type NodeLogger } from '../../src/node/node.js';
+import type { ReadOptions } from '../../src/node/service.js';
+import { InProcessNetwork } from './in-process-transport.js';
+
+const quiet: NodeLogger = { info() {}, warn() {}, error() {} };
+const ids = ['n1', 'n2', 'n3'];
+const peers = new Map(ids.map((id) => [id, `http://${id}.test`]));
+
+class Cluster {
+  readonly dir = mkdtempSync(path.join(tmpdir(), 'ledger-node-'));
+  readonly network = new InProcessNetwork();
+  readonly nodes = new Map<string, LedgerNode>();
+
+  constructor(private readonly snapshotEveryEntries = 10_000) {
+    for (const id of ids) this.start(id);
+  }
+
+  start(id: string): LedgerNode {
+    const node = new LedgerNode({
+      id,
+      dataDir: path.join(this.dir, id),
+      peers,
+      join: false,
+      tickMs: 10,
+      electionTicks: 10,
+      heartbeatTicks: 1,
+      maxClockDriftRatio: 0.1,
+      snapshotEveryEntries: this.snapshotEveryEntries,
+      maxPendingWrites: 10_000,
+      transport: this.network.transportFor(id),
+      clock: systemClock,
+      logger: quiet,
+    });
+    this.nodes.set(id, node);
+    node.start();
+    return node;
+  }
+
+  node(id: string): LedgerNode {
+    return this.nodes.get(id) as LedgerNode;
+  }
+
+  async leader(timeoutMs = 5000): Promise<LedgerNode> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const node of this.nodes.values()) {
+        if (node.raftStatus().role === 'leader' && node.readiness().ready) return node;
+      }
+      await sleep(10);
+    }
+    throw new Error('no leader elected');
+  }
+
+  async stop(): Promise<void> {
+    for (const node of this.nodes.values()) await node.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const linearizable: ReadOptions = { level: 'linearizable', waitMs: 2000 };
+const usd = (id: string): Command => ({ type: 'create_accounts', accounts: [{ id, ledger: 'USD' }] }) as Command;
+const transfer = (id: string, from: string, to: string, amount: bigint, extra: object = {}): Command =>
+  ({ type: 'create_transfers', transfers: [{ id, debit_account_id: from, credit_account_id: to, amount, ledger: 'USD', ...extra }] }) as Command;
+
+async function mustWrite(node: LedgerNode, command: Command): Promise<number> {
+  const outcome = await node.write(command, 5000);
+  if (!outcome.ok) throw new Error(`write failed: ${JSON.stringify(outcome.error)}`);
+  return outcome.value.index;
+}
+
+t.test('writes commit through Raft and every node reads them at every consistency level', async (t) => {
+  const c = new Cluster();
+  t.teardown(() => c.stop());
+  const leader = await c.leader();
+  await mustWrite(leader, usd('alice'));
+  await mustWrite(leader, usd('bob'));
+  const outcome = await leader.write(transfer('t1', 'alice', 'bob', 125n), 5000);
+  t.ok(outcome.ok);
+  if (!outcome.ok) return;
+  t.same(outcome.value.result, { type: 'create_transfers', results: [{ id: 't1', status: 'created' }] });
+  const index = outcome.value.index;
+
+  const follower = c.nodes.get(ids.find((id) => id !== leader.nodeId) as string) as LedgerNode;
+  const refused = await follower.write(usd('carol'), 1000);
+  t.equal(refused.ok, false);
+  if (!refused.ok && refused.error.code === 'not_leader') {
+    t.equal(refused.error.leaderId, leader.nodeId);
+    t.equal(refused.error.leaderUrl, `http://${leader.nodeId}.test`, "the follower's own URL for the leader");
+  } else t.fail(`expected not_leader, got ${JSON.stringify(refused)}`);
+
+  const read = await follower.read(linearizable, (q) => q.account('bob')?.balance);
+  t.ok(read.ok);
+  if (read.ok) {
+    t.equal(read.value.value, 125n, 'a linearizable read on a follower sees the committed transfer');
+    t.ok(read.value.appliedIndex >= index);
+  }
+  const lease = await leader.read({ level: 'lease', waitMs: 2000 }, (q) => q.account('alice')?.balance);
+  t.ok(lease.ok && lease.value.value === -125n, 'lease read on the leader');
+
+  const ryw = await follower.read({ level: 'stale', waitMs: 2000, minIndex: index }, (q) => q.transfer('t1')?.status);
+  t.ok(ryw.ok && ryw.value.value === 'posted', 'min_index gives read-your-writes on a stale read');
+
+  const bounded = await follower.read({ level: 'stale', waitMs: 2000, maxStalenessMs: 500 }, (q) => q.account('bob')?.balance);
+  t.ok(bounded.ok, 'a staleness bound is proven by asking the leader');
+  if (bounded.ok) {
+    t.ok(bounded.value.stalenessMs !== undefined && bounded.value.stalenessMs <= 500, `bound ${bounded.value.stalenessMs} ms`);
+    t.type(bounded.value.lagEntries, 'number');
+  }
+
+  const far = await follower.read({ level: 'stale', waitMs: 1, minIndex: index + 1000 }, () => 0);
+  t.ok(!far.ok && far.error.code === 'index_not_reached', 'min_index not reached answers an error, not stale data');
+});
+
+t.test('a node restarted on its data resumes with the same state, and an isolated node cannot prove freshness', async (t) => {
+  const c = new Cluster();
+  t.teardown(() => c.stop());
+  const leader = await c.leader();
+  await mustWrite(leader, usd('a'));
+  await mustWrite(leader, usd('b'));
+  await mustWrite(leader, transfer('x', 'a', 'b', 7n));
+  const victim = ids.find((id) => id !== leader.nodeId) as string;
+  const before = c.node(victim);
+  await before.read(linearizable, () => 0);
+  const appliedBefore = before.raftHeaders().appliedIndex;
+  await before.stop();
+  const after = c.start(victim);
+  const read = await after.read(linearizable, (q) => q.account('b')?.balance);
+  t.ok(read.ok && read.value.value === 7n, 'state survives the restart');
+  t.ok(after.raftHeaders().appliedIndex >= appliedBefore);
+
+  c.network.isolate(victim);
+  await sleep(50);
+  const stale = await after.read({ level: 'stale', waitMs: 300, maxStalenessMs: 10 }, () => 0);
+  t.ok(!stale.ok && stale.error.code === 'staleness_bound_exceeded', 'cut off from the leader, the bound cannot be proven');
+  const plain = await after.read({ level: 'stale', waitMs: 0 }, (q) => q.account('b')?.balance);
+  t.ok(plain.ok && plain.value.value === 7n, 'a plain stale read still answers from local state');
+  c.network.heal();
+});
+
+t.test('a follower that fell behind a compacted log catches up by snapshot', async (t) => {
+  const c = new Cluster(20);
+  t.teardown(() => c.stop());
+  const leader = await c.leader();
+  const lagging = ids.find((id) => id !== leader.nodeId) as string;
+  c.network.isolate(lagging);
+  await mustWrite(leader, usd('src'));
+  await mustWrite(leader, usd('dst'));
+  for (let i = 0; i < 60; i++) await mustWrite(leader, transfer(`s${i}`, 'src', 'dst', 1n));
+  t.ok(leader.storage.snapshotMeta().index > 0, 'the leader compacted its log');
+  c.network.heal();
+  const deadline = Date.now() + 10_000;
+  let balance: bigint | undefined;
+  while (Date.now() < deadline) {
+    const read = await c.node(lagging).read({ level: 'stale', waitMs: 0 }, (q) => q.account('dst')?.balance);
+    balance = read.ok ? read.value.value : undefined;
+    if (balance === 60n) break;
+    await sleep(20);
+  }
+  t.equal(balance, 60n, 'the lagging node has every transfer');
+  t.ok(c.node(lagging).storage.snapshotMeta().index > 0, 'it installed a snapshot');
+  await c.node(lagging).read(linearizable, () => 0);
+  await leader.read(linearizable, () => 0);
+  if (c.node(lagging).ledger.appliedIndex() === leader.ledger.appliedIndex()) {
+    t.equal(c.node(lagging).ledger.chainHead(), leader.ledger.chainHead(), 'same hash chain head at the same index');
+  }
+});
+
+t.test('the leader expires a due pending transfer on an idle cluster', async (t) => {
+  const c = new Cluster();
+  t.teardown(() => c.stop());
+  const leader = await c.leader();
+  await mustWrite(leader, usd('p'));
+  await mustWrite(leader, usd('q'));
+  await mustWrite(leader, transfer('hold', 'p', 'q', 50n, { pending: true, timeout_ms: 200 }));
+  const deadline = Date.now() + 3000;
+  let status: string | undefined;
+  while (Date.now() < deadline) {
+    const read = await leader.read(linearizable, (q) => q.transfer('hold')?.status);
+    status = read.ok ? read.value.value : undefined;
+    if (status === 'expired') break;
+    await sleep(50);
+  }
+  t.equal(status, 'expired', 'expired without any other write');
+  const account = await leader.read(linearizable, (q) => q.account('p'));
+  t.ok(account.ok && account.value.value?.debits_pending === 0n, 'the hold released its pending debit');
+});
+
+t.test('leadership moves on request and when the leader stops', async (t) => {
+  const c = new Cluster();
+  t.teardown(() => c.stop());
+  const leader = await c.leader();
+  const target = ids.find((id) => id !== leader.nodeId) as string;
+  const moved = await leader.transferLeadership(target, 3000);
+  t.ok(moved.ok && moved.value.leader === target, `moved to ${target}`);
+  const next = await c.leader();
+  t.equal(next.nodeId, target);
+  await next.stop();
+  c.nodes.delete(next.nodeId);
+  const after = await c.leader();
+  t.not(after.nodeId, next.nodeId, 'a stopping leader handed over');
+  t.ok((await after.write(usd('after-stop'), 5000)).ok);
+});

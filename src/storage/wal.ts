@@ -773,7 +773,8 @@ function logDiscardReason(scans: readonly SegmentScan[], base: { index: number; 
     throw new StorageCorruptionError(first.segment.file, 16, `log starts at entry ${first.segment.firstIndex}, after the snapshot at ${base.index} plus one`);
   }
   if (lastIndex < base.index) return `log ends at ${lastIndex}, before the snapshot at ${base.index}`;
-  if (base.index === 0) return undefined;
+  // A log that starts right after the snapshot continues it (after an install).
+  if (first.segment.firstIndex === base.index + 1) return undefined;
   const termAtBase = termInScans(scans, base.index);
   if (termAtBase !== base.term) return `log has term ${termAtBase} at the snapshot index ${base.index}, the snapshot has term ${base.term}`;
   return undefined;

@@ -1,0 +1,157 @@
+// Snapshots on real files: saving compacts the log and a restart does not
+// replay from index 1; installing discards the log; streamed chunks are
+// verified before they are installed; damage is an error, not a fallback.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { RaftStorage } from '../../src/storage/raft-storage.js';
+import type { RaftStorageOptions } from '../../src/storage/raft-storage.js';
+import { SnapshotChecksumError, StorageCorruptionError } from '../../src/storage/errors.js';
+import { SnapshotWriter } from '../../src/storage/snapshot-store.js';
+import { nodeFileIo } from '../../src/storage/io.js';
+import type { SnapshotMeta } from '../../src/raft/types.js';
+import { entryData, entryIsGenuine, makeEntries, segmentFiles, withDir } from './fixtures/helpers.js';
+
+const SMALL: RaftStorageOptions = { segmentSizeBytes: 64 * 1024, cacheMaxBytes: 4 * 1024 };
+const CONF = { voters: ['n1', 'n2', 'n3'], learners: [] };
+
+function meta(index: number, term: number): SnapshotMeta {
+  return { index, term, conf: CONF };
+}
+
+async function logOf(dir: string, last: number, term = 1): Promise<RaftStorage> {
+  const storage = RaftStorage.open(dir, SMALL);
+  storage.append(makeEntries(1, last, term));
+  storage.setHardState({ term, vote: 'n1', commit: last });
+  await storage.sync();
+  return storage;
+}
+
+function snapshotFiles(dir: string): string[] {
+  return fs.readdirSync(dir).filter((name) => name.endsWith('.snap')).sort();
+}
+
+t.test('saving a snapshot compacts whole segments and a restart starts after it', async (t) => {
+  const dir = withDir(t, 'snap-save');
+  const storage = await logOf(dir, 3000);
+  const segmentsBefore = segmentFiles(dir).length;
+  storage.saveSnapshot(meta(2000, 1), entryData(2000, 1, 5000));
+  t.equal(storage.firstIndex(), 2001);
+  t.equal(storage.term(2000), 1, 'term(firstIndex-1) is the snapshot term');
+  t.equal(storage.term(1999), undefined);
+  t.ok(segmentFiles(dir).length < segmentsBefore, 'segments below the snapshot are deleted');
+  t.notOk(fs.existsSync(path.join(dir, '0000000000000001.wal')), 'the first segment is gone');
+  await storage.close();
+  const reopened = RaftStorage.open(dir, SMALL);
+  t.equal(reopened.firstIndex(), 2001);
+  t.equal(reopened.lastIndex(), 3000);
+  t.same(reopened.initialState().conf, CONF);
+  t.same(reopened.snapshotMeta(), meta(2000, 1));
+  t.ok(Buffer.from(reopened.loadSnapshot()?.data ?? []).equals(Buffer.from(entryData(2000, 1, 5000))));
+  t.ok(reopened.entries(2001, 3001, Number.MAX_SAFE_INTEGER).every(entryIsGenuine));
+  await reopened.close();
+});
+
+t.test('segments left over by a crash during compaction are removed on recovery', async (t) => {
+  const dir = withDir(t, 'snap-leftover');
+  const storage = await logOf(dir, 3000);
+  const before = new Map(segmentFiles(dir).map((file) => [file, fs.readFileSync(file)]));
+  storage.saveSnapshot(meta(2500, 1), entryData(2500, 1, 100));
+  await storage.close();
+  // Compaction deletes oldest first: a crash leaves the newest doomed segments.
+  const deleted = [...before.keys()].filter((file) => !fs.existsSync(file));
+  t.ok(deleted.length >= 2, 'compaction deleted segments');
+  const survivor = deleted.at(-1) as string;
+  fs.writeFileSync(survivor, before.get(survivor) as Buffer);
+  const reopened = RaftStorage.open(dir, SMALL);
+  t.notOk(fs.existsSync(survivor), 'the stale segment is deleted');
+  t.equal(reopened.firstIndex(), 2501);
+  await reopened.close();
+});
+
+t.test('old snapshot files are pruned, keeping the newest N', async (t) => {
+  const dir = withDir(t, 'snap-prune');
+  const storage = await logOf(dir, 400);
+  for (const index of [100, 200, 300, 400]) storage.saveSnapshot(meta(index, 1), entryData(index, 1, 64));
+  t.same(snapshotFiles(dir), ['snap-000000000000012c-0000000000000001.snap', 'snap-0000000000000190-0000000000000001.snap']);
+  await storage.close();
+});
+
+t.test('installing a snapshot discards the whole log and the log restarts after it', async (t) => {
+  const dir = withDir(t, 'snap-install');
+  const storage = await logOf(dir, 500, 1);
+  storage.installSnapshot(meta(900, 3), entryData(900, 3, 1000));
+  t.equal(storage.firstIndex(), 901);
+  t.equal(storage.lastIndex(), 900);
+  t.equal(storage.term(900), 3);
+  t.equal(storage.hardState().commit, 900);
+  storage.append(makeEntries(901, 950, 3));
+  await storage.sync();
+  await storage.close();
+  const reopened = RaftStorage.open(dir, SMALL);
+  t.equal(reopened.firstIndex(), 901);
+  t.equal(reopened.lastIndex(), 950);
+  t.equal(segmentFiles(dir).length, 1);
+  await reopened.close();
+});
+
+t.test('a crash between writing an installed snapshot and discarding the log is repaired', async (t) => {
+  const dir = withDir(t, 'snap-interrupted');
+  const storage = await logOf(dir, 500, 1);
+  await storage.close();
+  // The snapshot file is durable, the old conflicting log is still there.
+  const writer = new SnapshotWriter(nodeFileIo, dir, meta(400, 2));
+  writer.write(entryData(400, 2, 100));
+  writer.finish();
+  const reopened = RaftStorage.open(dir, SMALL);
+  t.match(reopened.recovery.logDiscardedReason, /term 1 at the snapshot index 400/);
+  t.equal(reopened.firstIndex(), 401);
+  t.equal(reopened.lastIndex(), 400);
+  await reopened.close();
+});
+
+t.test('a snapshot streamed in chunks is verified, then installed', async (t) => {
+  const leaderDir = withDir(t, 'snap-leader');
+  const followerDir = withDir(t, 'snap-follower');
+  const leader = await logOf(leaderDir, 1000, 2);
+  const image = entryData(1000, 2, 300_000);
+  leader.saveSnapshot(meta(1000, 2), image);
+  const follower = RaftStorage.open(followerDir, SMALL);
+  const reader = leader.openSnapshotReader();
+  t.equal(reader.dataBytes, image.length);
+
+  const bad = follower.beginSnapshotInstall(reader.meta);
+  bad.write(reader.read(0, 1000));
+  t.throws(() => bad.commit(reader.dataCrc32c), SnapshotChecksumError, 'a short transfer is refused');
+  t.equal(follower.snapshotMeta().index, 0, 'nothing installed');
+  t.same(fs.readdirSync(followerDir).filter((name) => name.includes('.snap')), [], 'no file left behind');
+
+  const good = follower.beginSnapshotInstall(reader.meta);
+  for (let offset = 0; offset < reader.dataBytes; offset += 64 * 1024) good.write(reader.read(offset, 64 * 1024));
+  good.commit(reader.dataCrc32c);
+  reader.close();
+  t.same(follower.snapshotMeta(), meta(1000, 2));
+  t.ok(Buffer.from(follower.loadSnapshot()?.data ?? []).equals(Buffer.from(image)));
+  await leader.close();
+  await follower.close();
+});
+
+t.test('a damaged newest snapshot stops the node with file and offset', async (t) => {
+  const dir = withDir(t, 'snap-corrupt');
+  const storage = await logOf(dir, 300);
+  storage.saveSnapshot(meta(100, 1), entryData(100, 1, 2000));
+  storage.saveSnapshot(meta(200, 1), entryData(200, 1, 2000));
+  await storage.close();
+  const newest = path.join(dir, snapshotFiles(dir).at(-1) as string);
+  const bytes = fs.readFileSync(newest);
+  bytes[bytes.length - 10] = (bytes[bytes.length - 10] as number) ^ 0x01;
+  fs.writeFileSync(newest, bytes);
+  try {
+    RaftStorage.open(dir, SMALL);
+    t.fail('open should refuse a damaged snapshot');
+  } catch (error) {
+    t.ok(error instanceof StorageCorruptionError);
+    t.match(error, { file: newest, reason: /data checksum/ });
+  }
+});

@@ -28,6 +28,7 @@ import type {
   Readiness,
   WriteResult,
 } from './service.js';
+import { NodeMetrics, type PeerLag } from './metrics.js';
 import type { SnapshotSink, Transport, TransportHandlers } from './transport.js';
 
 export interface Clock {
@@ -71,6 +72,7 @@ export interface LedgerNodeOptions {
 
 interface WriteWaiter {
   readonly data: Uint8Array;
+  readonly proposedAtMs: number;
   index: number;
   term: number;
   readonly resolve: (outcome: Outcome<WriteResult>) => void;
@@ -94,6 +96,8 @@ interface StagedSnapshot {
 }
 
 const RETRY_AFTER_MS = 1000;
+/** Appends remembered per peer for the append-latency histogram. */
+const MAX_TIMED_APPENDS = 1024;
 const MAX_PROPOSAL_BATCH = 4096;
 
 export class LedgerNode implements LedgerService {
@@ -126,6 +130,13 @@ export class LedgerNode implements LedgerService {
   private expiryProposedAtMs = Number.NEGATIVE_INFINITY;
   private readonly promotions = new Set<NodeId>();
   private stagedSnapshot: StagedSnapshot | undefined;
+  readonly metrics: NodeMetrics;
+  private lastLeader: NodeId = NONE;
+  private electionsCounted = 0;
+  /** Per peer: last index of each append sent -> monotonic time, for raft_append_entries_seconds. */
+  private readonly appendSentAt = new Map<NodeId, Map<number, number>>();
+  /** Per peer: since when (monotonic) it has been behind the commit index. */
+  private readonly behindSinceMs = new Map<NodeId, number>();
 
   constructor(options: LedgerNodeOptions) {
     this.options = options;
@@ -162,6 +173,48 @@ export class LedgerNode implements LedgerService {
     });
     this.transport.setPeers(this.peerUrls);
     this.startedAtMs = options.clock.monotonicMs();
+    this.metrics = new NodeMetrics(options.id, {
+      term: () => this.raw.status().term,
+      isLeader: () => this.raw.status().role === 'leader',
+      commitIndex: () => this.raw.status().commit,
+      appliedIndex: () => this.ledger.appliedIndex(),
+      lastLogIndex: () => this.raw.status().lastIndex,
+      snapshotIndex: () => this.storage.snapshotMeta().index,
+      peers: () => this.peerLag(),
+    });
+  }
+
+  /** Replication lag per follower, as the leader sees it. */
+  private peerLag(): PeerLag[] {
+    const status = this.raw.status();
+    if (status.role !== 'leader') return [];
+    const now = this.options.clock.monotonicMs();
+    return status.peers
+      .filter((peer) => peer.id !== this.nodeId)
+      .map((peer) => {
+        const since = this.behindSinceMs.get(peer.id);
+        return {
+          peer: peer.id,
+          matchIndex: peer.match,
+          lagEntries: Math.max(0, status.commit - peer.match),
+          lagSeconds: since === undefined ? 0 : (now - since) / 1000,
+          lastContactSeconds: (peer.lastContactTicks * this.options.tickMs) / 1000,
+        };
+      });
+  }
+
+  /** Notes when each follower fell behind the commit index, for raft_replication_lag_seconds. */
+  private trackLag(): void {
+    const status = this.raw.status();
+    if (status.role !== 'leader') {
+      this.behindSinceMs.clear();
+      return;
+    }
+    const now = this.options.clock.monotonicMs();
+    for (const peer of status.peers) {
+      if (peer.match >= status.commit) this.behindSinceMs.delete(peer.id);
+      else if (!this.behindSinceMs.has(peer.id)) this.behindSinceMs.set(peer.id, now);
+    }
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -205,6 +258,7 @@ export class LedgerNode implements LedgerService {
   private onTimer(): void {
     if (!this.running) return;
     this.catchUpTicks();
+    this.trackLag();
     this.maybeProposeExpiry();
     this.maybePromoteLearners();
     this.kick();
@@ -265,7 +319,11 @@ export class LedgerNode implements LedgerService {
     if (rd.snapshot) this.installSnapshot(rd.snapshot);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
-    if (rd.mustSync || rd.entries.length > 0) await this.storage.sync();
+    if (rd.mustSync || rd.entries.length > 0) {
+      const started = this.options.clock.monotonicMs();
+      await this.storage.sync();
+      this.metrics.walFsyncSeconds.observe((this.options.clock.monotonicMs() - started) / 1000);
+    }
     this.sendMessages(rd.messagesAfterPersist);
     this.applyEntries(rd.committedEntries);
     for (const rs of rd.readStates) this.readWaiters.get(rs.id)?.resolve(rs.index);
@@ -293,7 +351,14 @@ export class LedgerNode implements LedgerService {
   private sendMessages(messages: readonly Message[]): void {
     if (messages.length === 0) return;
     const plain: Message[] = [];
+    const now = this.options.clock.monotonicMs();
     for (const m of messages) {
+      const last = m.entries[m.entries.length - 1];
+      if (m.type === 'app' && last) {
+        const sent = this.appendSentAt.get(m.to) ?? new Map<number, number>();
+        if (sent.size < MAX_TIMED_APPENDS) sent.set(last.index, now);
+        this.appendSentAt.set(m.to, sent);
+      }
       if (m.type !== 'snap') {
         plain.push(m);
         continue;
@@ -313,12 +378,30 @@ export class LedgerNode implements LedgerService {
     this.catchUpTicks();
     for (const m of messages) {
       if (m.to !== this.nodeId) continue;
+      if (m.type === 'appResp' && !m.reject) this.observeAppendAck(m.from, m.index);
       this.raw.step(m);
     }
     this.kick();
   }
 
+  private observeAppendAck(peer: NodeId, index: number): void {
+    const sent = this.appendSentAt.get(peer);
+    if (!sent) return;
+    const now = this.options.clock.monotonicMs();
+    for (const [last, at] of sent) {
+      if (last > index) continue;
+      this.metrics.appendEntriesSeconds.observe((now - at) / 1000);
+      sent.delete(last);
+    }
+  }
+
   private onSoftState(leader: NodeId): void {
+    if (leader !== this.lastLeader && leader !== NONE) this.metrics.leaderChanges.inc();
+    this.lastLeader = leader;
+    const elections = this.raw.status().electionsStarted;
+    if (elections > this.electionsCounted) this.metrics.elections.inc(elections - this.electionsCounted);
+    this.electionsCounted = elections;
+    if (this.raw.status().role !== 'leader') this.appendSentAt.clear();
     this.options.logger.info({ leader, role: this.raw.status().role, term: this.raw.status().term }, 'raft state changed');
     if (leader !== this.nodeId) {
       // Queued writes were never proposed: tell their clients to go to the leader.
@@ -337,17 +420,41 @@ export class LedgerNode implements LedgerService {
         this.ledger.skip(entry.index);
         this.onConfApplied(decodeConfChange(entry.data));
       } else {
+        const started = this.options.clock.monotonicMs();
         result = this.ledger.applyEntry(entry.index, entry.data).result;
+        this.metrics.applySeconds.observe((this.options.clock.monotonicMs() - started) / 1000);
+        this.countResults(result);
       }
       this.resolveWrite(entry, result);
     }
     if (entries.length > 0) this.wakeAppliedWaiters();
   }
 
+  private countResults(result: CommandResult): void {
+    const label = (r: { status: string; code?: string }): string => (r.status === 'error' ? (r.code ?? 'error') : r.status);
+    switch (result.type) {
+      case 'create_transfers':
+        for (const r of result.results) this.metrics.transfers.inc({ result: label(r) });
+        return;
+      case 'create_reservations':
+      case 'confirm_reservations':
+      case 'release_reservations':
+        for (const r of result.results) this.metrics.reservations.inc({ result: label(r) });
+        return;
+      case 'expire':
+        if (result.expired_transfers > 0) this.metrics.transfers.inc({ result: 'expired' }, result.expired_transfers);
+        if (result.expired_reservations > 0) this.metrics.reservations.inc({ result: 'expired' }, result.expired_reservations);
+        return;
+      default:
+        return;
+    }
+  }
+
   private resolveWrite(entry: Entry, result: CommandResult | undefined): void {
     const waiter = this.writeWaiters.get(entry.index);
     if (!waiter) return;
     if (waiter.term === entry.term && result !== undefined) {
+      this.metrics.proposalCommitSeconds.observe((this.options.clock.monotonicMs() - waiter.proposedAtMs) / 1000);
       this.finishWrite(waiter, { ok: true, value: { index: entry.index, result } });
     } else {
       // Another leader's entry took this index: ours was never committed, so a retry is safe.
@@ -509,6 +616,7 @@ export class LedgerNode implements LedgerService {
     return new Promise((resolve) => {
       const waiter: WriteWaiter = {
         data,
+        proposedAtMs: this.options.clock.monotonicMs(),
         index: 0,
         term: 0,
         resolve,
@@ -579,6 +687,7 @@ export class LedgerNode implements LedgerService {
       } else {
         stalenessMs = this.provenStalenessMs();
       }
+      if (stalenessMs !== undefined) this.metrics.readStalenessSeconds.observe(stalenessMs / 1000);
     } else {
       const index = await this.readIndexWithin(options.level === 'lease' ? 'lease' : 'readIndex', remaining);
       if (index === undefined) return { ok: false, error: this.readFailure() };

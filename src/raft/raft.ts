@@ -87,6 +87,8 @@ export class Raft {
 
   // Candidate state.
   private votes = new Map<NodeId, boolean>();
+  /** Real elections this node started (for metrics). */
+  electionsStarted = 0;
 
   // Leader state.
   leadTransferee: NodeId = NONE;
@@ -259,6 +261,7 @@ export class Raft {
     this.reset(this.term + 1);
     this.vote = this.id;
     this.role = 'candidate';
+    this.electionsStarted++;
     this.stepRole = (m) => this.stepCandidate(m);
     this.tickRole = () => this.tickElection();
   }

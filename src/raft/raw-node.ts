@@ -45,6 +45,8 @@ export interface Status {
   readonly conf: ConfState;
   readonly leadTransferee: NodeId;
   readonly leaseValid: boolean;
+  /** Real elections this node has started since it started. */
+  readonly electionsStarted: number;
   /** Known on the leader only; empty elsewhere. */
   readonly peers: readonly PeerStatus[];
 }
@@ -211,6 +213,7 @@ export class RawNode {
       conf: r.conf(),
       leadTransferee: r.leadTransferee,
       leaseValid: r.leaseValid(),
+      electionsStarted: r.electionsStarted,
       peers,
     };
   }

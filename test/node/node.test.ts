@@ -211,3 +211,40 @@ t.test('leadership moves on request and when the leader stops', async (t) => {
   t.not(after.nodeId, next.nodeId, 'a stopping leader handed over');
   t.ok((await after.write(usd('after-stop'), 5000)).ok);
 });
+
+t.test('metrics: the leader exports lag per follower and the node-wide series', async (t) => {
+  const c = new Cluster();
+  t.teardown(() => c.stop());
+  const leader = await c.leader();
+  await mustWrite(leader, usd('m1'));
+  await mustWrite(leader, usd('m2'));
+  await mustWrite(leader, transfer('mt', 'm1', 'm2', 3n));
+  const text = await leader.metrics.registry.metrics();
+  for (const name of [
+    'raft_term',
+    'raft_is_leader',
+    'raft_commit_index',
+    'raft_applied_index',
+    'raft_last_log_index',
+    'raft_snapshot_index',
+    'raft_leader_changes_total',
+    'raft_elections_total',
+    'raft_proposal_commit_seconds_bucket',
+    'raft_append_entries_seconds_bucket',
+    'raft_wal_fsync_seconds_bucket',
+    'ledger_apply_seconds_bucket',
+    'process_cpu_seconds_total',
+  ]) {
+    t.match(text, new RegExp(`^${name}[{ ]`, 'm'), name);
+  }
+  t.match(text, /^raft_is_leader\{node="n\d"\} 1$/m);
+  for (const id of ids.filter((id) => id !== leader.nodeId)) {
+    t.match(text, new RegExp(`^raft_replication_lag_entries\\{peer="${id}",node="${leader.nodeId}"\\} \\d+$`, 'm'), `lag series for ${id}`);
+    t.match(text, new RegExp(`^raft_follower_match_index\\{peer="${id}"`, 'm'));
+  }
+  t.match(text, /^ledger_transfers_total\{result="created",node="n\d"\} 1$/m, 'transfers counted by result');
+  const follower = c.node(ids.find((id) => id !== leader.nodeId) as string);
+  const followerText = await follower.metrics.registry.metrics();
+  t.match(followerText, /^raft_is_leader\{node="n\d"\} 0$/m);
+  t.notMatch(followerText, /^raft_replication_lag_entries\{/m, 'followers export no per-peer lag');
+});

@@ -1,0 +1,108 @@
+// The node's Prometheus metrics (prom-client). Gauges that mirror Raft state
+// are read from the node at scrape time, so they are never stale; counters and
+// histograms are pushed by the driver as things happen. Labels stay bounded:
+// `peer` is a member id, `result` a result code from the ledger's catalogue,
+// never a client-chosen id.
+
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface PeerLag {
+  readonly peer: string;
+  readonly matchIndex: number;
+  readonly lagEntries: number;
+  readonly lagSeconds: number;
+  readonly lastContactSeconds: number;
+}
+
+/** What the metrics read from the node at each scrape. */
+export interface MetricsSource {
+  term(): number;
+  isLeader(): boolean;
+  commitIndex(): number;
+  appliedIndex(): number;
+  lastLogIndex(): number;
+  snapshotIndex(): number;
+  /** On the leader: one row per other member; elsewhere empty. */
+  peers(): readonly PeerLag[];
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly leaderChanges: Counter;
+  readonly elections: Counter;
+  readonly proposalCommitSeconds: Histogram;
+  readonly appendEntriesSeconds: Histogram;
+  readonly walFsyncSeconds: Histogram;
+  readonly applySeconds: Histogram;
+  readonly readStalenessSeconds: Histogram;
+  readonly transfers: Counter<'result'>;
+  readonly reservations: Counter<'result'>;
+  readonly httpRequestSeconds: Histogram<'route' | 'method' | 'status'>;
+
+  constructor(nodeId: string, source: MetricsSource) {
+    const registers = [this.registry];
+    this.registry.setDefaultLabels({ node: nodeId });
+    collectDefaultMetrics({ register: this.registry });
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    gauge('raft_term', 'Current Raft term of this node.', () => source.term());
+    gauge('raft_is_leader', '1 if this node is the leader, else 0.', () => (source.isLeader() ? 1 : 0));
+    gauge('raft_commit_index', 'Highest log index known committed.', () => source.commitIndex());
+    gauge('raft_applied_index', 'Highest log index applied to the ledger.', () => source.appliedIndex());
+    gauge('raft_last_log_index', 'Last index in the local log.', () => source.lastLogIndex());
+    gauge('raft_snapshot_index', 'Index of the latest snapshot.', () => source.snapshotIndex());
+    gauge('raft_follower_apply_lag_entries', 'Entries committed but not yet applied on this node.', () =>
+      Math.max(0, source.commitIndex() - source.appliedIndex()),
+    );
+    const perPeer = (name: string, help: string, read: (lag: PeerLag) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['peer'],
+        registers,
+        collect() {
+          this.reset();
+          for (const lag of source.peers()) this.set({ peer: lag.peer }, read(lag));
+        },
+      });
+    };
+    perPeer('raft_follower_match_index', 'On the leader: highest index known replicated on the peer.', (l) => l.matchIndex);
+    perPeer('raft_replication_lag_entries', "On the leader: entries the peer is behind the leader's commit index.", (l) => l.lagEntries);
+    perPeer('raft_replication_lag_seconds', "On the leader: how long the peer has been behind the leader's commit index.", (l) => l.lagSeconds);
+    perPeer('raft_peer_last_contact_seconds', 'On the leader: seconds since the peer last answered.', (l) => l.lastContactSeconds);
+
+    this.leaderChanges = new Counter({ name: 'raft_leader_changes_total', help: 'Times this node saw the leader change.', registers });
+    this.elections = new Counter({ name: 'raft_elections_total', help: 'Elections this node started as a candidate.', registers });
+    const histogram = (name: string, help: string): Histogram =>
+      new Histogram({ name, help, buckets: LATENCY_BUCKETS, registers });
+    this.proposalCommitSeconds = histogram('raft_proposal_commit_seconds', 'From proposing a write to applying it on the leader.');
+    this.appendEntriesSeconds = histogram('raft_append_entries_seconds', 'From sending an append to a follower to its acknowledgement.');
+    this.walFsyncSeconds = histogram('raft_wal_fsync_seconds', 'One group-commit fdatasync of the write-ahead log.');
+    this.applySeconds = histogram('ledger_apply_seconds', 'Applying one log entry to the SQLite ledger.');
+    this.readStalenessSeconds = histogram('ledger_read_staleness_seconds', 'Proven staleness bound of the stale reads served.');
+    this.transfers = new Counter({ name: 'ledger_transfers_total', help: 'Transfers applied, by result.', labelNames: ['result'], registers });
+    this.reservations = new Counter({
+      name: 'ledger_reservations_total',
+      help: 'Reservation operations applied, by result.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.httpRequestSeconds = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP requests by route template, method and status.',
+      labelNames: ['route', 'method', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+  }
+}

@@ -14,7 +14,7 @@ import { RaftStorage } from '../../src/storage/raft-storage.js';
 import { StorageFailedError } from '../../src/storage/errors.js';
 import type { FileIo } from '../../src/storage/io.js';
 import { nodeFileIo } from '../../src/storage/io.js';
-import { entryIsGenuine, makeEntries, withDir } from './fixtures/helpers.js';
+import { entryIsGenuine, makeEntries, withDir, catchError } from './fixtures/helpers.js';
 import { FILL_STORAGE_OPTIONS } from './fixtures/storage-child.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'storage-child.js');
@@ -138,13 +138,4 @@ function tmpfsUnavailableReason(): string | false {
   } finally {
     fs.rmdirSync(probe);
   }
-}
-
-function catchError(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
 }

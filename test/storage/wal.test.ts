@@ -11,7 +11,7 @@ import type { RaftStorageOptions } from '../../src/storage/raft-storage.js';
 import { StorageCorruptionError } from '../../src/storage/errors.js';
 import type { StorageLogEvent } from '../../src/storage/wal.js';
 import type { Entry } from '../../src/raft/types.js';
-import { entryIsGenuine, makeEntries, makeEntry, segmentFiles, testSeed, withDir } from './fixtures/helpers.js';
+import { entryIsGenuine, makeEntries, makeEntry, segmentFiles, testSeed, withDir, catchError } from './fixtures/helpers.js';
 
 const SMALL: RaftStorageOptions = { segmentSizeBytes: 64 * 1024, cacheMaxBytes: 4 * 1024 };
 
@@ -203,13 +203,4 @@ async function writeFixtureLog(dir: string): Promise<{ files: string[]; restore:
     for (const [file, bytes] of pristine) fs.writeFileSync(file, bytes);
   };
   return { files, restore };
-}
-
-function catchError(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
 }

@@ -157,6 +157,7 @@ export class LedgerNode implements LedgerService {
         ...options.raftOverrides,
         id: options.id,
         applied: this.ledger.appliedIndex(),
+        abstainUntilCaughtUp: this.storage.recovery.tailCut !== undefined,
         random: new Prng(seedFrom(options.id, options.clock.wallMs())),
       },
       this.storage,

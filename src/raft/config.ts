@@ -30,6 +30,12 @@ export interface RaftConfig {
   /** Reads waiting for a ReadIndex round, locally and from followers. */
   readonly maxPendingReads: number;
   readonly random: Prng;
+  /**
+   * Storage recovery cut a damaged tail: entries this node acknowledged may be
+   * gone. It neither votes nor campaigns until a leader's commit of its own
+   * term shows it holds every committed entry again.
+   */
+  readonly abstainUntilCaughtUp?: boolean;
 }
 
 export const DEFAULT_RAFT_CONFIG = {

@@ -85,6 +85,9 @@ export class Raft {
   /** A monotonic count of ticks since start, for lease anchoring. */
   private tickCount = 0;
 
+  /** See RaftConfig.abstainUntilCaughtUp. */
+  private abstaining: boolean;
+
   // Candidate state.
   private votes = new Map<NodeId, boolean>();
   /** Real elections this node started (for metrics). */
@@ -118,6 +121,7 @@ export class Raft {
   ) {
     validateRaftConfig(config);
     this.id = config.id;
+    this.abstaining = config.abstainUntilCaughtUp === true;
     const { hardState, conf } = storage.initialState();
     this.log = new RaftLog(storage, hardState.commit, config.applied, config.maxCommittedBytesPerReady);
     this.snapshotConf = conf;
@@ -335,7 +339,7 @@ export class Raft {
   }
 
   private promotable(): boolean {
-    return this.isVoter() && !this.log.unstable.snapshot;
+    return this.isVoter() && !this.log.unstable.snapshot && !this.abstaining;
   }
 
   /** Followers honour a leader's lease: no (pre)votes for others while it may hold one. */
@@ -393,9 +397,8 @@ export class Raft {
   private handleVoteRequest(m: Message): void {
     const isPreVote = m.type === 'preVote';
     const canVote =
-      this.vote === m.from ||
-      (this.vote === NONE && this.lead === NONE) ||
-      (isPreVote && m.term > this.term);
+      !this.abstaining &&
+      (this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (isPreVote && m.term > this.term));
     if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
       // A granted pre-vote answers in the candidate's future term; a real vote is recorded (and persisted before it leaves).
       this.send({ type: isPreVote ? 'preVoteResp' : 'voteResp', to: m.from, term: m.term, reject: false });
@@ -454,6 +457,10 @@ export class Raft {
         if (m.type === 'app') this.handleAppend(m);
         else if (m.type === 'heartbeat') this.handleHeartbeat(m);
         else this.handleSnapshot(m);
+        // A leader's commit of its own term covers every committed entry: holding it, we may vote again.
+        if (this.abstaining && m.type === 'app' && this.log.committed >= m.commit && this.log.term(this.log.committed) === m.term) {
+          this.abstaining = false;
+        }
         return;
       case 'timeoutNow':
         this.hup(true);
@@ -1010,6 +1017,10 @@ export class Raft {
   }
 
   /** Ticks since the leader last heard from each peer, for status reports. */
+  isAbstaining(): boolean {
+    return this.abstaining;
+  }
+
   tickCountNow(): number {
     return this.tickCount;
   }

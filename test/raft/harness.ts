@@ -34,7 +34,7 @@ export class TestCluster {
     this.dropped.set(id, []);
   }
 
-  private newNode(id: NodeId, storage: MemoryStorage, applied: number): RawNode {
+  private newNode(id: NodeId, storage: MemoryStorage, applied: number, extra: Partial<RaftConfig> = {}): RawNode {
     const config: RaftConfig = {
       ...DEFAULT_RAFT_CONFIG,
       electionTicks: 10,
@@ -43,6 +43,7 @@ export class TestCluster {
       applied,
       random: new Prng(id.charCodeAt(id.length - 1)),
       ...this.overrides,
+      ...extra,
     };
     return new RawNode(config, storage);
   }
@@ -54,10 +55,10 @@ export class TestCluster {
   }
 
   /** Restarts a node from what it persisted. */
-  restart(id: NodeId): void {
+  restart(id: NodeId, extra: Partial<RaftConfig> = {}): void {
     const storage = this.storages.get(id) as MemoryStorage;
     const applied = this.applied.get(id) ?? [];
-    this.nodes.set(id, this.newNode(id, storage, applied[applied.length - 1]?.index ?? 0));
+    this.nodes.set(id, this.newNode(id, storage, applied[applied.length - 1]?.index ?? 0, extra));
   }
 
   isolate(id: NodeId): void {

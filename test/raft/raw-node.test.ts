@@ -265,3 +265,23 @@ t.test('restart: term, vote and log come back from storage, and applied entries 
   c.tickAll(1);
   t.equal(c.appliedData('n2').filter((v) => v === 'durable').length, 1, 'applied once');
 });
+
+t.test('a node whose storage lost a damaged tail abstains from voting until a leader shows it is caught up', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  c.node('n1').propose(bytes('acked'));
+  c.stabilize();
+  c.restart('n3', { abstainUntilCaughtUp: true });
+  c.isolate('n1');
+  c.tick(['n2', 'n3'], 60);
+  t.equal(c.leader(), 'n1', 'n2 cannot win without n3, and n3 neither votes nor campaigns');
+  t.equal(c.node('n3').status().role, 'follower');
+  c.heal();
+  c.tickAll(2);
+  c.node('n1').propose(bytes('after'));
+  c.stabilize();
+  c.isolate('n1');
+  c.tick(['n2', 'n3'], 60);
+  const leader = c.leader();
+  t.ok(leader === 'n2' || leader === 'n3', `once caught up, n3 votes again and the majority elects ${leader}`);
+});

@@ -540,7 +540,8 @@ export class LedgerNode implements LedgerService {
   /** Receives a leader's snapshot into a staging file; it is installed when the core accepts it. */
   private stageIncomingSnapshot(from: NodeId, meta: SnapshotMeta): SnapshotSink | undefined {
     if (!this.running) return undefined;
-    const file = path.join(this.options.dataDir, 'incoming.snap');
+    // One file per stream: two would-be leaders may stream at once.
+    const file = path.join(this.options.dataDir, `incoming-${meta.index}-${meta.term}-${from}.snap`);
     const temporary = `${file}.part`;
     const fd = openSync(temporary, 'w');
     let crc = 0;
@@ -564,6 +565,8 @@ export class LedgerNode implements LedgerService {
         fsyncSync(fd);
         close();
         renameSync(temporary, file);
+        const previous = this.stagedSnapshot;
+        if (previous && previous.file !== file) rmSync(previous.file, { force: true });
         this.stagedSnapshot = { meta, file };
       },
       abort: () => {

@@ -1,0 +1,158 @@
+// The HTTP API of a node (docs/api.md), built as a fastify instance without
+// listen: tests call app.inject, the server entry calls listen and close. The
+// app depends on the node only through LedgerService. It owns the error body
+// of every answer (including fastify's own refusals), the Raft headers, the
+// request id, auth, and forwarding to the leader.
+//
+// Layout: the root instance carries the logger, request ids, the error
+// handler and the extensions (metrics, peer RPC routes); the API routes live
+// in one encapsulated scope with the JSON-only body parser and the Raft
+// header hook, so neither leaks onto routes that others register.
+
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { DestinationStream, LevelWithSilent } from 'pino';
+import { assert } from '../lib/assert.js';
+import type { LedgerService } from '../node/service.js';
+import { Authenticator, type TokenGrant } from './auth.js';
+import { installJsonParser } from './body.js';
+import { apiError, type ApiError } from './errors.js';
+import { Forwarder } from './forward.js';
+import { shuttingDownError } from './node-errors.js';
+import { sendError, type RouteContext } from './route.js';
+import { registerClusterRoutes } from './routes/cluster.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerInventoryRoutes } from './routes/inventory.js';
+import { registerLedgerRoutes } from './routes/ledger.js';
+
+export const DEFAULT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_WRITE_TIMEOUT_MS = 5_000;
+export const DEFAULT_ADMIN_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_WAIT_MS = 60_000;
+export const DEFAULT_FORWARD_TIMEOUT_MS = 15_000;
+/** Path parameters are ids of at most 128 characters; longer ones must reach zod (400), not the router (404). */
+const MAX_PATH_PARAMETER_LENGTH = 512;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Called with the root instance before the API routes, so hooks it adds see every API request. */
+export type AppExtension = (app: FastifyInstance) => void;
+
+export interface BuildAppOptions {
+  readonly service: LedgerService;
+  /** Bearer tokens; none (or an empty list) turns auth off. */
+  readonly tokens?: readonly TokenGrant[];
+  readonly bodyLimitBytes?: number;
+  /** How long a write waits for commit and apply before 504 commit_timeout. */
+  readonly writeTimeoutMs?: number;
+  /** How long membership and leadership changes may take. */
+  readonly adminTimeoutMs?: number;
+  /** Upper bound of ?wait_ms. */
+  readonly maxWaitMs?: number;
+  /** Bound on a forwarded request (reads add their wait_ms); must exceed the write and admin timeouts. */
+  readonly forwardTimeoutMs?: number;
+  /** 'silent' disables logging (tests). */
+  readonly logLevel?: LevelWithSilent;
+  /** Where log lines go (default stdout). */
+  readonly logStream?: DestinationStream;
+  /** Metrics plugin, peer RPC routes: see AppExtension. */
+  readonly extensions?: readonly AppExtension[];
+}
+
+export function buildApp(options: BuildAppOptions): FastifyInstance {
+  const limits = {
+    writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
+    adminTimeoutMs: options.adminTimeoutMs ?? DEFAULT_ADMIN_TIMEOUT_MS,
+    maxWaitMs: options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
+  };
+  const forwardTimeoutMs = options.forwardTimeoutMs ?? DEFAULT_FORWARD_TIMEOUT_MS;
+  assert(forwardTimeoutMs > limits.writeTimeoutMs && forwardTimeoutMs > limits.adminTimeoutMs,
+    'forwardTimeoutMs must exceed writeTimeoutMs and adminTimeoutMs, or a forwarded request times out before the leader answers');
+  const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+
+  const app = fastify({
+    logger: { level: options.logLevel ?? 'info', ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
+    genReqId: requestIdOf,
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    bodyLimit,
+    routerOptions: { maxParamLength: MAX_PATH_PARAMETER_LENGTH },
+    // fastify's own 503 while closing has its own body; shutting_down below answers in the contract's.
+    return503OnClosing: false,
+  });
+  const forwarder = new Forwarder(options.service.nodeId, forwardTimeoutMs);
+  const context: RouteContext = { service: options.service, forwarder, authenticator: new Authenticator(options.tokens ?? []), limits };
+  let closing = false;
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onClose', async () => forwarder.close());
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const mapped = frameworkError(error, bodyLimit);
+    if (mapped.status >= 500) request.log.error({ err: error }, 'request failed inside the API');
+    return sendError(reply, mapped);
+  });
+  for (const extend of options.extensions ?? []) extend(app);
+
+  void app.register(async (api) => {
+    installJsonParser(api);
+    api.addHook('onRequest', async (_request, reply) => {
+      if (closing) return sendError(reply, shuttingDownError());
+      return undefined;
+    });
+    api.addHook('onSend', async (_request, reply, payload) => {
+      setRaftHeaders(reply, options.service);
+      return payload;
+    });
+    api.setNotFoundHandler((request, reply) =>
+      sendError(reply, apiError('route_not_found', `no route matches ${request.method} ${request.url.split('?')[0] ?? ''}`)));
+    registerHealthRoutes(api, options.service);
+    registerLedgerRoutes(api, context);
+    registerInventoryRoutes(api, context);
+    registerClusterRoutes(api, context);
+  });
+  return app;
+}
+
+/** An incoming X-Request-Id is kept when it is a plain token (it goes into logs); otherwise a new one. */
+function requestIdOf(request: IncomingMessage): string {
+  const incoming = request.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/** Fills the Raft headers a handler (or the leader's forwarded answer) did not set already. */
+function setRaftHeaders(reply: FastifyReply, service: LedgerService): void {
+  const values = service.raftHeaders();
+  const defaults: Record<string, string> = {
+    'x-raft-term': String(values.term),
+    'x-raft-index': String(values.appliedIndex),
+    'x-raft-leader': values.leaderId,
+    'x-served-by': values.servedBy,
+  };
+  for (const [name, value] of Object.entries(defaults)) {
+    if (!reply.hasHeader(name)) reply.header(name, value);
+  }
+}
+
+/** fastify's refusals (body, content type, JSON) in the contract's error body; anything else is a 500. */
+function frameworkError(error: FastifyError, bodyLimit: number): ApiError {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return apiError('body_too_large', `the body is larger than the limit of ${bodyLimit} bytes`, { details: { limit_bytes: bodyLimit } });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return apiError('unsupported_media_type', 'the body has a Content-Type other than application/json');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return apiError('malformed_json', 'the body is not valid JSON');
+    default:
+      break;
+  }
+  const status = error.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return apiError('bad_request', `the request was refused (${error.code ?? 'no code'}: ${error.message})`, { status });
+  }
+  return apiError('internal_error', 'the request failed inside the service');
+}

@@ -46,11 +46,72 @@ export const deltaSchema = z.number().int().min(-MAX_QUANTITY).max(MAX_QUANTITY)
 export const holdMsSchema = z.number().int().min(1).max(MAX_HOLD_MS);
 export const codeSchema = z.number().int().min(0).max(MAX_CODE);
 
+/** Deepest nesting of arrays and objects inside metadata (the metadata object itself is level 0). */
+export const MAX_METADATA_DEPTH = 32;
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type Metadata = { [key: string]: JsonValue };
+
+interface MetadataIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * Why `value` is not acceptable metadata, or undefined. Walks the value with an
+ * explicit stack, never recursion: client data of any depth must give an issue,
+ * not a stack overflow, whose depth would differ between processes and turn a
+ * request (or a log entry, decoded on every replica) into a crash. Bounded: at
+ * most MAX_METADATA_BYTES nodes are visited, as each takes at least one byte.
+ */
+function metadataIssue(metadata: unknown): MetadataIssue | undefined {
+  if (!isPlainObject(metadata)) return { path: [], message: 'metadata must be a JSON object' };
+  const tooLarge: MetadataIssue = { path: [], message: `metadata must serialize to at most ${MAX_METADATA_BYTES} bytes of UTF-8 JSON` };
+  const stack: { value: unknown; path: (string | number)[] }[] = [{ value: metadata, path: [] }];
+  let nodes = 1;
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { value, path } = next;
+    if (value === null || typeof value === 'string' || typeof value === 'boolean') continue;
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return { path, message: 'must be a finite JSON number' };
+      continue;
+    }
+    if (!Array.isArray(value) && !isPlainObject(value)) return { path, message: 'must be a JSON value' };
+    const keys: (string | number)[] = Array.isArray(value) ? [] : Object.keys(value);
+    const count = Array.isArray(value) ? value.length : keys.length;
+    if (count > 0 && path.length >= MAX_METADATA_DEPTH) {
+      return { path, message: `metadata must not nest deeper than ${MAX_METADATA_DEPTH} levels` };
+    }
+    nodes += count;
+    if (nodes > MAX_METADATA_BYTES) return tooLarge;
+    const children: [string | number, unknown][] = Array.isArray(value)
+      ? value.map((item, position): [number, unknown] => [position, item])
+      : keys.map((key) => [key, (value as Record<string, unknown>)[key]]);
+    for (const [key, child] of children) {
+      // JSON.parse keeps "__proto__" as an own key, but any later copy of the
+      // object (a client's, a library's) would set the prototype instead and
+      // silently drop the data.
+      if (key === '__proto__') return { path: [...path, key], message: 'the key "__proto__" is not allowed in metadata' };
+      stack.push({ value: child, path: [...path, key] });
+    }
+  }
+  return Buffer.byteLength(JSON.stringify(metadata), 'utf8') <= MAX_METADATA_BYTES ? undefined : tooLarge;
+}
+
+/** A JSON object of at most 4 KiB (UTF-8 bytes of its JSON) and 32 levels of nesting. */
 export const metadataSchema = z
-  .record(z.string(), z.json())
-  .refine((value) => Buffer.byteLength(JSON.stringify(value), 'utf8') <= MAX_METADATA_BYTES, {
-    message: `metadata must serialize to at most ${MAX_METADATA_BYTES} bytes`,
-  });
+  .unknown()
+  .superRefine((value, ctx) => {
+    const issue = metadataIssue(value);
+    if (issue !== undefined) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+  })
+  .transform((value) => value as Metadata);
 
 export const accountSchema = z.strictObject({
   id: idSchema,
@@ -163,7 +224,6 @@ export type Item = z.output<typeof itemSchema>;
 export type Adjustment = z.output<typeof adjustmentSchema>;
 export type ReservationLine = z.output<typeof reservationLineSchema>;
 export type Reservation = z.output<typeof reservationSchema>;
-export type Metadata = z.output<typeof metadataSchema>;
 /** The current command version: what the state machine applies. */
 export type Command = z.output<typeof commandSchemaV1>;
 export type CommandType = Command['type'];

@@ -3,7 +3,7 @@
 import t from 'tap';
 import {
   accountsRequestSchema, decodeEntry, encodeEntry, itemsRequestSchema, LedgerStateMachine, renderJson, reservationRequestSchema,
-  transfersRequestSchema, type Command,
+  transfersRequestSchema, MAX_METADATA_DEPTH, type Command,
 } from '../../src/ledger/index.js';
 
 const transfer = { id: 't1', debit_account_id: 'a', credit_account_id: 'b', amount: 10, ledger: 'USD' };
@@ -70,5 +70,34 @@ t.test('entry_invalid: corrupt, unknown-version or invalid entries give the same
 
 t.test('amounts render as decimal strings', (t) => {
   t.same(renderJson({ amount: 2n ** 63n - 1n, nested: [{ x: 1n }], n: 3 }), { amount: '9223372036854775807', nested: [{ x: '1' }], n: 3 });
+  t.end();
+});
+
+t.test('metadata nested deeper than the limit is refused with an issue, never a stack overflow', (t) => {
+  const nested = (depth: number) => JSON.parse(`{"k":${'['.repeat(depth)}${']'.repeat(depth)}}`) as unknown;
+  const account = (metadata: unknown) => accountsRequestSchema.safeParse({ id: 'a', ledger: 'USD', metadata });
+  t.ok(account(nested(MAX_METADATA_DEPTH)).success, `${MAX_METADATA_DEPTH} levels are accepted`);
+  // 2000 levels fit in 4 KiB; they used to overflow zod's recursive JSON check.
+  for (const depth of [MAX_METADATA_DEPTH + 1, 2_000, 100_000]) {
+    const parsed = account(nested(depth));
+    t.notOk(parsed.success, `${depth} levels are refused`);
+    t.equal(parsed.error?.issues[0]?.path[0], 'metadata', 'the issue names the field');
+  }
+  const bytes = new TextEncoder().encode(
+    `{"v":1,"time_ms":5,"command":{"type":"create_accounts","accounts":[{"id":"a","ledger":"USD","metadata":{"k":${'['.repeat(100_000)}${']'.repeat(100_000)}}}]}}`,
+  );
+  t.equal(decodeEntry(bytes).kind, 'invalid', 'a replica decoding such an entry gets entry_invalid instead of crashing');
+  t.end();
+});
+
+t.test('metadata: JSON values only, size in UTF-8 bytes, "__proto__" refused rather than silently dropped', (t) => {
+  const account = (metadata: unknown) => accountsRequestSchema.safeParse({ id: 'a', ledger: 'USD', metadata });
+  t.notOk(account(JSON.parse('{"__proto__":{"x":1},"a":1}')).success);
+  t.notOk(account({ a: Number.POSITIVE_INFINITY }).success);
+  t.notOk(account([1]).success, 'an array is not an object');
+  t.ok(account({ s: 'é'.repeat(2000) }).success, '4007 bytes');
+  t.notOk(account({ s: 'é'.repeat(2100) }).success, '4207 bytes');
+  t.notOk(account({ a: Array.from({ length: 5000 }, () => 0) }).success, 'too many values');
+  t.same(account({ b: [1, { c: null }], a: 'x' }).data?.[0]?.metadata, { b: [1, { c: null }], a: 'x' });
   t.end();
 });

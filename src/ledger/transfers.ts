@@ -146,13 +146,20 @@ export class TransferBatch {
   private applyChain(chain: readonly Transfer[]): CreateResult[] {
     const mark = this.undo.length;
     const outcomes: Outcome[] = [];
+    const createdInChain = new Set<string>();
     for (const transfer of chain) {
       const outcome = this.applyOne(transfer);
       outcomes.push(outcome);
-      if (outcome !== 'created' && outcome !== 'exists') break;
+      if (outcome === 'created') createdInChain.add(transfer.id);
+      else if (outcome !== 'exists') break;
     }
     const allExist = outcomes.length === chain.length && outcomes.every((outcome) => outcome === 'exists');
-    const failing = outcomes.findIndex((outcome) => outcome !== 'created');
+    // A member repeating one created earlier in this chain answers `exists`, as
+    // in any batch. Undoing the chain for it would leave that `exists` naming a
+    // transfer that was never stored.
+    const failing = outcomes.findIndex(
+      (outcome, position) => outcome !== 'created' && !(outcome === 'exists' && createdInChain.has((chain[position] as Transfer).id)),
+    );
     if (allExist || failing === -1) {
       this.undo.length = 0;
       return chain.map((transfer, position) => toCreateResult(transfer.id, outcomes[position] as Outcome));

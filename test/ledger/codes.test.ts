@@ -143,6 +143,19 @@ t.test('a linked chain applies all or nothing; a replayed chain answers exists f
   t.end();
 });
 
+t.test('a chain that repeats one of its own ids applies once and answers exists for the repeat', (t) => {
+  const driver = new Driver();
+  driver.apply(accounts);
+  const repeated = driver.results(transfers(move('x', 5n, { linked: true }), move('x', 5n, { linked: true }), move('y', 1n)));
+  t.same(repeated.map((r) => r.code ?? r.status), ['created', 'exists', 'created']);
+  t.equal(driver.machine.queries.transfer('x')?.amount, 5n, 'the transfer answered exists is stored');
+  t.equal(driver.machine.queries.account('b')?.credits_posted, 6n, 'and applied once');
+  const refused = driver.results(transfers(move('u', 5n, { linked: true }), move('u', 5n, { linked: true }), move('v', 0n)));
+  t.same(refused.map((r) => r.code ?? r.status), ['linked_event_failed', 'linked_event_failed', 'amount_must_be_positive']);
+  t.equal(driver.machine.queries.transfer('u'), undefined);
+  t.end();
+});
+
 t.test('partial post releases the whole hold and posts the amount given', (t) => {
   const driver = new Driver();
   driver.apply(accounts);

@@ -87,13 +87,16 @@ export class LedgerModel {
       const chain = transfers.slice(i, j + 1);
       const saved = structuredClone(this.state);
       const outcomes: string[] = [];
+      const createdHere: string[] = [];
       for (const t of chain) {
         const outcome = this.transfer(t);
         outcomes.push(outcome);
+        if (outcome === 'created') createdHere.push(t.id);
         if (outcome !== 'created' && outcome !== 'exists') break;
       }
       const allExist = outcomes.length === chain.length && outcomes.every((o) => o === 'exists');
-      const failing = outcomes.findIndex((o) => o !== 'created');
+      // A repeat of an id created earlier in the same chain is a plain `exists`, not a failure.
+      const failing = outcomes.findIndex((o, k) => o !== 'created' && !(o === 'exists' && createdHere.includes(chain[k]!.id)));
       if (chain.length > 1 && !allExist && failing !== -1) {
         this.state = saved;
         chain.forEach((t, k) => results.push(this.idResult(t.id, k === failing ? outcomes[k]! : 'linked_event_failed')));

@@ -33,10 +33,10 @@ export function errorOf(response: LightMyRequestResponse): ErrorShape['error'] {
   return body.error;
 }
 
-/** The paths listed in a 400's details.issues. */
+/** The distinct paths listed in a 400's details.issues (a field may fail two rules). */
 export function issuePaths(response: LightMyRequestResponse): string[] {
   const issues = errorOf(response).details?.['issues'] as { path: string }[] | undefined;
-  return (issues ?? []).map((issue) => issue.path);
+  return [...new Set((issues ?? []).map((issue) => issue.path))];
 }
 
 export const json = { 'content-type': 'application/json' };

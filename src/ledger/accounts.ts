@@ -15,8 +15,23 @@ export function createAccounts(context: ApplyContext, accounts: readonly Account
   return accounts.map((account) => toCreateResult(account.id, createAccount(context, account)));
 }
 
+/**
+ * What an idempotent repeat must match: every field, with defaults filled in,
+ * so `code: 0` repeats an omitted code and `flags: {}` repeats omitted flags.
+ */
+export function accountIdentity(account: Account): unknown {
+  return {
+    ...account,
+    code: account.code ?? 0,
+    flags: {
+      debits_must_not_exceed_credits: account.flags?.debits_must_not_exceed_credits === true,
+      credits_must_not_exceed_debits: account.flags?.credits_must_not_exceed_debits === true,
+    },
+  };
+}
+
 function createAccount(context: ApplyContext, account: Account): Outcome {
-  const digest = requestDigest(account);
+  const digest = requestDigest(accountIdentity(account));
   const existing = context.statement(selectDigest).pluck().get(account.id) as string | undefined;
   if (existing !== undefined) return existing === digest ? 'exists' : 'exists_with_different_fields';
   const debitsLimited = account.flags?.debits_must_not_exceed_credits === true;

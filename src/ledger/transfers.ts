@@ -171,7 +171,7 @@ export class TransferBatch {
   }
 
   private applyOne(transfer: Transfer): Outcome {
-    const digest = requestDigest(transfer);
+    const digest = requestDigest(transferIdentity(transfer));
     const existing = this.existingDigest(transfer.id);
     if (existing !== undefined) return existing === digest ? 'exists' : 'exists_with_different_fields';
     const pendingId = transfer.post_pending_id ?? transfer.void_pending_id;
@@ -328,6 +328,23 @@ export class TransferBatch {
     this.loaded.set(id, row);
     return row;
   }
+}
+
+/**
+ * What an idempotent repeat must match: every field, with defaults filled in,
+ * so `code: 0`, `linked: false` or `pending: false` repeat an omitted field. A
+ * post or void keeps an omitted code apart from 0 (omitted inherits the
+ * pending transfer's code) and an omitted amount apart from any number
+ * (omitted means the full pending amount).
+ */
+export function transferIdentity(transfer: Transfer): unknown {
+  const settles = transfer.post_pending_id !== undefined || transfer.void_pending_id !== undefined;
+  return {
+    ...transfer,
+    code: settles ? transfer.code : transfer.code ?? 0,
+    linked: transfer.linked === true,
+    pending: transfer.pending === true,
+  };
 }
 
 /** Checks of a post or void against its pending transfer that do not need balances. */

@@ -130,6 +130,31 @@ t.test('exists: an identical repeat answers exists and the effect happens once',
   t.end();
 });
 
+t.test('exists: a repeat that spells out a default (code 0, empty flags, linked/pending false) is the same request', (t) => {
+  const driver = new Driver();
+  driver.apply(accounts);
+  t.same(driver.results({ type: 'create_accounts', accounts: [{ id: 'a', ledger: USD, code: 0, flags: {} }] }).map((r) => r.status), ['exists']);
+  t.same(driver.results({ type: 'create_accounts', accounts: [{ id: 'limited', ledger: USD, flags: { debits_must_not_exceed_credits: true, credits_must_not_exceed_debits: false } }] }).map((r) => r.status), ['exists']);
+  t.equal(driver.outcome(transfers(move('t', 7n))), 'created');
+  t.equal(driver.outcome(transfers(move('t', 7n, { code: 0, pending: false, linked: false }))), 'exists');
+  t.equal(driver.outcome(transfers(move('t', 7n, { code: 1 }))), 'exists_with_different_fields');
+  t.equal(driver.outcome(transfers(move('t', 7n, { metadata: {} }))), 'exists_with_different_fields');
+  t.equal(driver.machine.queries.account('b')?.credits_posted, 7n);
+  driver.apply(transfers(move('p', 10n, { pending: true, code: 3 })));
+  t.equal(driver.outcome(transfers({ id: 'post', post_pending_id: 'p' })), 'created');
+  t.equal(driver.machine.queries.transfer('post')?.code, 3, 'a post without a code takes the pending code');
+  t.equal(driver.outcome(transfers({ id: 'post', post_pending_id: 'p', code: 0 })), 'exists_with_different_fields', 'so there code 0 is not the default');
+  t.end();
+});
+
+t.test('exists: metadata key order does not make a repeat different', (t) => {
+  const driver = new Driver();
+  driver.apply(accounts);
+  t.equal(driver.outcome(transfers(move('t', 7n, { metadata: { a: 1, b: { c: 2, d: 3 } } }))), 'created');
+  t.equal(driver.outcome(transfers(move('t', 7n, { metadata: { b: { d: 3, c: 2 }, a: 1 } }))), 'exists');
+  t.end();
+});
+
 t.test('a linked chain applies all or nothing; a replayed chain answers exists for every member', (t) => {
   const driver = new Driver();
   driver.apply(accounts);

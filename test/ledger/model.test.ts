@@ -22,7 +22,11 @@ const amount = fc.oneof(
   { weight: 1, arbitrary: fc.bigInt(MAX - 300n, MAX) },
 );
 const ledger = fc.oneof({ weight: 9, arbitrary: fc.constant('USD') }, { weight: 1, arbitrary: fc.constant('EUR') });
-const rarely = fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constant(true) });
+const rarely = fc.oneof(
+  { weight: 4, arbitrary: fc.constant(undefined) },
+  { weight: 1, arbitrary: fc.constant(false) },
+  { weight: 1, arbitrary: fc.constant(true) },
+);
 
 /** Drops undefined fields so objects look like decoded JSON. */
 function compact<T extends object>(value: T): T {
@@ -47,7 +51,7 @@ const plainTransfer = fc
     ledger,
     code: optional(fc.integer({ min: 0, max: 3 })),
     linked: rarely,
-    pending: fc.oneof(fc.constant(undefined), fc.constant(true)),
+    pending: fc.constantFrom(undefined, false, true),
     timeout_ms: optional(fc.integer({ min: 1, max: 200 })),
   })
   .map((transfer) => compact({ ...transfer, timeout_ms: transfer.pending === true ? transfer.timeout_ms : undefined }) as Transfer);

@@ -64,12 +64,12 @@ export class LedgerModel {
 
   private createAccount(a: Extract<Command, { type: 'create_accounts' }>['accounts'][number]): string {
     const existing = this.state.accounts.get(a.id);
-    if (existing) return isDeepStrictEqual(existing.request, a) ? 'exists' : 'exists_with_different_fields';
+    if (existing) return isDeepStrictEqual(existing.request, accountDefaults(a)) ? 'exists' : 'exists_with_different_fields';
     const debitsLimited = a.flags?.debits_must_not_exceed_credits === true;
     const creditsLimited = a.flags?.credits_must_not_exceed_debits === true;
     if (debitsLimited && creditsLimited) return 'flags_are_mutually_exclusive';
     this.state.accounts.set(a.id, {
-      request: a, ledger: a.ledger, debitsLimited, creditsLimited, debits_pending: 0n, debits_posted: 0n, credits_pending: 0n, credits_posted: 0n,
+      request: accountDefaults(a), ledger: a.ledger, debitsLimited, creditsLimited, debits_pending: 0n, debits_posted: 0n, credits_pending: 0n, credits_posted: 0n,
     });
     return 'created';
   }
@@ -110,7 +110,7 @@ export class LedgerModel {
 
   private transfer(t: Transfer): string {
     const existing = this.state.transfers.get(t.id);
-    if (existing) return isDeepStrictEqual(existing.request, t) ? 'exists' : 'exists_with_different_fields';
+    if (existing) return isDeepStrictEqual(existing.request, transferDefaults(t)) ? 'exists' : 'exists_with_different_fields';
     const pendingId = t.post_pending_id ?? t.void_pending_id;
     if (pendingId !== undefined) return this.settleTransfer(t, pendingId);
     const amount = t.amount!;
@@ -133,7 +133,7 @@ export class LedgerModel {
       cr.credits_posted += amount;
     }
     this.state.transfers.set(t.id, {
-      request: t, kind: pending ? 'pending' : 'single', debit: t.debit_account_id!, credit: t.credit_account_id!, amount,
+      request: transferDefaults(t), kind: pending ? 'pending' : 'single', debit: t.debit_account_id!, credit: t.credit_account_id!, amount,
       ledger: t.ledger!, code: t.code ?? 0, status: pending ? 'pending' : 'posted',
       expiresAt: pending && t.timeout_ms !== undefined ? this.time + t.timeout_ms : undefined,
     });
@@ -165,7 +165,7 @@ export class LedgerModel {
     }
     p.status = post ? 'posted' : 'voided';
     this.state.transfers.set(t.id, {
-      request: t, kind: post ? 'post' : 'void', debit: p.debit, credit: p.credit, amount, ledger: p.ledger,
+      request: transferDefaults(t), kind: post ? 'post' : 'void', debit: p.debit, credit: p.credit, amount, ledger: p.ledger,
       code: t.code ?? p.code, expiresAt: undefined, status: post ? 'posted' : 'voided',
     });
     return 'created';
@@ -250,6 +250,25 @@ export class LedgerModel {
     }
     return { expired_transfers: transfers, expired_reservations: reservations };
   }
+}
+
+/** A request with its defaults written out: a repeat that only spells out a default is the same request. */
+function accountDefaults(a: Extract<Command, { type: 'create_accounts' }>['accounts'][number]): unknown {
+  return {
+    ...a, code: a.code ?? 0,
+    flags: { debits_must_not_exceed_credits: a.flags?.debits_must_not_exceed_credits ?? false, credits_must_not_exceed_debits: a.flags?.credits_must_not_exceed_debits ?? false },
+  };
+}
+
+function transferDefaults(t: Transfer): unknown {
+  const settle = t.post_pending_id !== undefined || t.void_pending_id !== undefined;
+  // A post or void without a code takes the pending transfer's, so there "no code" is not code 0.
+  const code = settle ? t.code : t.code ?? 0;
+  return compactUndefined({ ...t, code, linked: t.linked ?? false, pending: t.pending ?? false });
+}
+
+function compactUndefined(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined));
 }
 
 function status(outcome: string): { status: string; code?: string } {

@@ -12,6 +12,10 @@ import { PeerTransport } from '../../src/node/peer-transport.js';
 import type { PeerTransportOptions } from '../../src/node/peer-transport.js';
 import { registerPeerRoutes } from '../../src/node/peer-routes.js';
 import type { PeerLimits } from '../../src/node/peer-limits.js';
+import { newEpoch, peerRequestHeaders, secretBytes } from '../../src/node/peer-auth.js';
+import type { PeerOperation } from '../../src/node/peer-auth.js';
+import { PEER_ROUTES_PREFIX, PEER_ROUTE_PATHS } from '../../src/node/peer-routes.js';
+import { request } from 'undici';
 import { crc32c } from '../../src/storage/crc32c.js';
 import { SnapshotChecksumError } from '../../src/storage/errors.js';
 
@@ -101,7 +105,8 @@ export interface TestNodeOptions {
   readonly routesSecret?: string | undefined;
   readonly limits?: Partial<PeerLimits>;
   readonly port?: number;
-  readonly refuseSnapshots?: boolean;
+  /** Where incoming snapshots go; by default a new MemorySink each, kept in `sinks`. */
+  readonly openSink?: TransportHandlers['onSnapshotStart'];
   readonly transport?: Partial<PeerTransportOptions>;
 }
 
@@ -114,7 +119,7 @@ export async function startNode(id: NodeId, options: TestNodeOptions = {}): Prom
   const handlers: TransportHandlers = {
     onMessages: (messages) => received.push(...messages),
     onSnapshotStart: (from, meta) => {
-      if (options.refuseSnapshots === true) return undefined;
+      if (options.openSink !== undefined) return options.openSink(from, meta);
       const sink = new MemorySink(from, meta);
       sinks.push(sink);
       return sink;
@@ -159,4 +164,31 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface RawRequest {
+  readonly secret?: string | undefined;
+  readonly from?: NodeId;
+  readonly to?: NodeId;
+  readonly seq?: number;
+  readonly epoch?: string;
+  readonly nowMs?: number;
+  readonly contentType?: string;
+  /** Replaces or (with undefined) removes headers after signing. */
+  readonly headers?: Record<string, string | undefined>;
+}
+
+/** One hand-made peer request, signed like the transport signs unless told otherwise. */
+export async function postRaw(url: string, operation: PeerOperation, body: Uint8Array, options: RawRequest = {}): Promise<{ status: number; body: string }> {
+  const headers: Record<string, string | undefined> = {
+    ...peerRequestHeaders(secretBytes(options.secret), {
+      operation, from: options.from ?? 'n1', to: options.to ?? 'n2', epoch: options.epoch ?? newEpoch(),
+      seq: options.seq ?? 1, body, nowMs: options.nowMs ?? Date.now(),
+    }),
+    'content-type': options.contentType ?? 'application/octet-stream',
+    ...options.headers,
+  };
+  const defined = Object.fromEntries(Object.entries(headers).filter((pair): pair is [string, string] => pair[1] !== undefined));
+  const response = await request(`${url}${PEER_ROUTES_PREFIX}${PEER_ROUTE_PATHS[operation]}`, { method: 'POST', headers: defined, body });
+  return { status: response.statusCode, body: await response.body.text() };
 }

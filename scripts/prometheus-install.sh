@@ -16,6 +16,16 @@ if have prometheus && have promtool; then
   exit 0
 fi
 
+# Test files run in parallel and may all get here at once: one installs, the
+# others wait for it and then find the binaries.
+if have flock; then
+  exec 9>"${TMPDIR:-/tmp}/raft-ledger-prometheus-install.lock"
+  flock 9
+  if have prometheus && have promtool; then
+    exit 0
+  fi
+fi
+
 if ! have apt-get; then
   echo "prometheus-install: apt-get not found; install Prometheus >= 2.x (prometheus and promtool on PATH) by hand" >&2
   exit 77

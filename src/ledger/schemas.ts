@@ -32,11 +32,19 @@ export const ledgerNameSchema = z
   .max(32)
   .regex(/^[A-Za-z0-9_.:-]+$/, 'must be 1..32 characters of [A-Za-z0-9_.:-]');
 
-/** A JSON integer up to 2^53-1 or a decimal digit string up to 2^63-1, as bigint. */
+/**
+ * A JSON integer up to 2^53-1 or a decimal digit string up to 2^63-1, as bigint.
+ * Strings are canonical: ASCII digits only, no sign, spaces, exponent or
+ * leading zeros ("007" is refused rather than guessed at, as some parsers read
+ * it as octal), so one amount has one spelling.
+ */
 export const amountSchema = z
   .union([
     z.number().int().min(0).max(Number.MAX_SAFE_INTEGER, 'a JSON number amount must be <= 2^53-1; send larger amounts as a decimal string'),
-    z.string().regex(/^[0-9]{1,19}$/, 'must be a decimal digit string'),
+    z
+      .string()
+      .max(40, 'must be a decimal digit string up to 2^63-1')
+      .regex(/^(0|[1-9][0-9]*)$/, 'must be a decimal digit string without sign, spaces or leading zeros'),
   ])
   .transform((value) => BigInt(value))
   .pipe(z.bigint().max(MAX_AMOUNT, 'overflow: amount must be <= 2^63-1'));

@@ -20,7 +20,10 @@ t.test('amounts: JSON integers up to 2^53-1, digit strings up to 2^63-1, never f
   const amount = (value: unknown) => transfersRequestSchema.safeParse({ ...transfer, amount: value });
   t.equal(amount('9223372036854775807').data?.[0]?.amount, 2n ** 63n - 1n);
   t.equal(amount(Number.MAX_SAFE_INTEGER).data?.[0]?.amount, BigInt(Number.MAX_SAFE_INTEGER));
-  for (const bad of ['9223372036854775808', Number.MAX_SAFE_INTEGER + 1, 1.5, -1, '-1', '1e3', ' 1']) {
+  t.equal(amount('0').data?.[0]?.amount, 0n, 'zero parses (the state machine refuses it with amount_must_be_positive)');
+  t.equal(amount('10000000000000000000').error?.issues[0]?.message, 'overflow: amount must be <= 2^63-1', 'a 20-digit amount is an overflow');
+  const badAmounts = ['9223372036854775808', Number.MAX_SAFE_INTEGER + 1, 1.5, -1, '-1', '1e3', ' 1', '1 ', '+1', '1.0', '0x10', '', '007', '00000000000000000001', '1'.repeat(41)];
+  for (const bad of badAmounts) {
     t.notOk(amount(bad).success, `refuses ${String(bad)}`);
   }
   t.end();

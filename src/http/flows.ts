@@ -9,6 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { renderJson, type Command, type CommandResult, type LedgerQueries } from '../ledger/index.js';
 import type { NodeError, Outcome } from '../node/service.js';
 import { apiError } from './errors.js';
+import { wasForwarded } from './forward.js';
 import { nodeErrorToApi } from './node-errors.js';
 import type { ReadQuery } from './request-schemas.js';
 import { failed, ok, type Answer, type RouteContext } from './route.js';
@@ -74,8 +75,9 @@ export async function serveRead<T>(
   }
   const error = outcome.error;
   if (error.code === 'not_leader') return context.forwarder.toLeader(request, reply, error, read.redirect, read.options.waitMs);
-  if (error.code === 'staleness_bound_exceeded' && read.forwardOnStale) {
-    const leaderId = context.service.raftHeaders().leaderId;
+  // A node that is the leader, or got the read forwarded already, answers the staleness error itself.
+  const leaderId = context.service.raftHeaders().leaderId;
+  if (error.code === 'staleness_bound_exceeded' && read.forwardOnStale && !wasForwarded(request) && leaderId !== context.service.nodeId) {
     const target = { leaderId, leaderUrl: leaderId === '' ? undefined : context.service.peerUrl(leaderId) };
     return context.forwarder.toLeader(request, reply, target, read.redirect, read.options.waitMs);
   }

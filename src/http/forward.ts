@@ -23,6 +23,10 @@ const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'c
 /** Errors raised before anything was sent: the leader surely did not act on the request. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
+export function wasForwarded(request: FastifyRequest): boolean {
+  return request.headers[FORWARDED_HEADER] !== undefined;
+}
+
 export interface LeaderTarget {
   readonly leaderId: string;
   readonly leaderUrl: string | undefined;
@@ -53,7 +57,7 @@ export class Forwarder {
    * else the leader's own answer. `extraWaitMs` extends the timeout for reads that wait.
    */
   async toLeader(request: FastifyRequest, reply: FastifyReply, target: LeaderTarget, redirect: boolean, extraWaitMs = 0): Promise<LeaderAnswer> {
-    if (request.headers[FORWARDED_HEADER] !== undefined) return { kind: 'error', error: notLeaderError(target.leaderId, target.leaderUrl) };
+    if (wasForwarded(request)) return { kind: 'error', error: notLeaderError(target.leaderId, target.leaderUrl) };
     if (target.leaderUrl === undefined || target.leaderId === '' || target.leaderId === this.nodeId) {
       return { kind: 'error', error: leaderUnknownError(target.leaderId) };
     }

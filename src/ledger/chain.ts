@@ -43,18 +43,20 @@ export function recordLine(values: readonly LineValue[]): string {
 }
 
 // Row shapes as stored; the line functions take exactly the columns that never
-// change after creation.
+// change after creation. Metadata enters as its digest: it is free text, and a
+// '|' or newline inside it would make two different rows write the same line.
 export interface AccountLineRow {
-  id: string; ledger: string; code: number | bigint; flags: number | bigint;
+  id: string; ledger: string; code: number | bigint; flags: number | bigint; metadata: string | null;
   created_at: number | bigint; created_index: number | bigint; request_digest: string;
 }
 export interface TransferLineRow {
   id: string; kind: string; debit_account_id: string; credit_account_id: string; amount: bigint;
-  ledger: string; code: number | bigint; pending_id: string | null; expires_at: number | bigint | null;
+  ledger: string; code: number | bigint; pending_id: string | null; expires_at: number | bigint | null; metadata: string | null;
   created_at: number | bigint; created_index: number | bigint; request_digest: string;
 }
 export interface ItemLineRow {
-  sku: string; initial_on_hand: number | bigint; created_at: number | bigint; created_index: number | bigint; request_digest: string;
+  sku: string; initial_on_hand: number | bigint; metadata: string | null; created_at: number | bigint; created_index: number | bigint;
+  request_digest: string;
 }
 export interface AdjustmentLineRow {
   id: string; sku: string; delta: number | bigint; created_at: number | bigint; created_index: number | bigint; request_digest: string;
@@ -63,12 +65,16 @@ export interface ReservationLineRow {
   id: string; lines: string; expires_at: number | bigint; created_at: number | bigint; created_index: number | bigint; request_digest: string;
 }
 
+const metadataDigest = (metadata: string | null): string | null => (metadata === null ? null : sha256Hex(metadata));
+
 export const lineOf = {
-  accounts: (r: AccountLineRow) => recordLine(['A', r.id, r.ledger, r.code, r.flags, r.created_at, r.created_index, r.request_digest]),
+  accounts: (r: AccountLineRow) =>
+    recordLine(['A', r.id, r.ledger, r.code, r.flags, metadataDigest(r.metadata), r.created_at, r.created_index, r.request_digest]),
   transfers: (r: TransferLineRow) =>
     recordLine(['T', r.id, r.kind, r.debit_account_id, r.credit_account_id, r.amount, r.ledger, r.code, r.pending_id, r.expires_at,
-      r.created_at, r.created_index, r.request_digest]),
-  items: (r: ItemLineRow) => recordLine(['I', r.sku, r.initial_on_hand, r.created_at, r.created_index, r.request_digest]),
+      metadataDigest(r.metadata), r.created_at, r.created_index, r.request_digest]),
+  items: (r: ItemLineRow) =>
+    recordLine(['I', r.sku, r.initial_on_hand, metadataDigest(r.metadata), r.created_at, r.created_index, r.request_digest]),
   adjustments: (r: AdjustmentLineRow) => recordLine(['J', r.id, r.sku, r.delta, r.created_at, r.created_index, r.request_digest]),
   reservations: (r: ReservationLineRow) => recordLine(['R', r.id, r.lines, r.expires_at, r.created_at, r.created_index, r.request_digest]),
 };

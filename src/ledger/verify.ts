@@ -58,6 +58,7 @@ export function verifyChain(statement: Statement): VerifyReport {
   const chain = new PagedCursor((last) => statement(chainSql).all(last === undefined ? 0 : last['entry_index']) as Row[]);
   let head = GENESIS_HEAD;
   let checked = 0;
+  let lastTimeMs = 0;
   for (let entry = chain.next(); entry !== undefined; entry = chain.next()) {
     const index = Number(entry['entry_index']);
     if (index !== checked + 1) return { ok: false, index, reason: `chain row ${index} follows ${checked}` };
@@ -76,13 +77,29 @@ export function verifyChain(statement: Statement): VerifyReport {
     head = nextHead(head, index, Number(entry['time_ms']), entry['data_digest'] as string, effectsDigest);
     if (head !== entry['head']) return { ok: false, index, reason: 'chain head does not match' };
     checked = index;
+    lastTimeMs = Number(entry['time_ms']);
   }
-  const meta = statement('SELECT applied_index, chain_head FROM meta').get() as Row;
-  if (Number(meta['applied_index']) !== checked || meta['chain_head'] !== head) {
-    return { ok: false, index: checked, reason: 'meta applied index or chain head differs from the chain' };
+  const meta = statement('SELECT applied_index, time_ms, chain_head FROM meta').get() as Row;
+  if (Number(meta['applied_index']) !== checked || meta['chain_head'] !== head || Number(meta['time_ms']) !== lastTimeMs) {
+    return { ok: false, index: checked, reason: 'meta applied index, time or chain head differs from the chain' };
   }
-  const balances = verifyBalances(statement);
-  return balances === undefined ? { ok: true, checkedEntries: checked, head } : { ok: false, index: checked, reason: balances };
+  const problem = verifyUnchangedStatuses(statement) ?? verifyBalances(statement);
+  return problem === undefined ? { ok: true, checkedEntries: checked, head } : { ok: false, index: checked, reason: problem };
+}
+
+// A row whose status never changed (status_index NULL) has no status line in
+// the chain, so its status must be the one its kind is created with.
+const transferStatusEdited = `
+SELECT id FROM transfers WHERE status_index IS NULL
+  AND status != CASE kind WHEN 'pending' THEN 'pending' WHEN 'void' THEN 'voided' ELSE 'posted' END
+ORDER BY id LIMIT 1`;
+const reservationStatusEdited = "SELECT id FROM reservations WHERE status_index IS NULL AND status != 'held' ORDER BY id LIMIT 1";
+
+function verifyUnchangedStatuses(statement: Statement): string | undefined {
+  const transfer = statement(transferStatusEdited).pluck().get() as string | undefined;
+  if (transfer !== undefined) return `transfer ${transfer} has a status no entry gave it`;
+  const reservation = statement(reservationStatusEdited).pluck().get() as string | undefined;
+  return reservation === undefined ? undefined : `reservation ${reservation} has a status no entry gave it`;
 }
 
 /** Consumes rows whose `column` equals index; returns a smaller stray index if one is found. */

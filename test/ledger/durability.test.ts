@@ -110,6 +110,36 @@ t.test('verifyChain names the first entry whose stored records were edited', (t)
   t.end();
 });
 
+t.test('verifyChain also catches edited metadata, an edited unchanged status and an edited meta time', (t) => {
+  const path = join(temporaryDirectory(t), 'tamper-more.db');
+  const driver = new Driver(path);
+  driver.apply({ type: 'create_accounts', accounts: [{ id: 'a', ledger: 'USD', metadata: { owner: 'ann' } }, { id: 'b', ledger: 'USD' }] });
+  for (const command of setup.slice(1)) driver.apply(command);
+  t.ok(driver.machine.verifyChain().ok);
+  driver.machine.close();
+  const edits: [string, string, object][] = [
+    ['account metadata', `UPDATE accounts SET metadata = '{"owner":"mallory"}' WHERE id = 'a'`, { ok: false, index: 1 }],
+    ['item metadata', `UPDATE items SET metadata = '{"x":1}' WHERE sku = 's'`, { ok: false, index: 4 }],
+    ['transfer metadata', `UPDATE transfers SET metadata = '{"x":1}' WHERE id = 't1'`, { ok: false, index: 2 }],
+    ['status of a transfer that never changed', "UPDATE transfers SET status = 'voided' WHERE id = 't1'", { ok: false, reason: /transfer t1/ }],
+    ['status of a reservation that never changed', "UPDATE reservations SET status = 'released' WHERE id = 'r'", { ok: false }],
+    ['meta time', 'UPDATE meta SET time_ms = time_ms + 1', { ok: false, reason: /meta/ }],
+  ];
+  for (const [what, sql, expected] of edits) {
+    const copy = join(temporaryDirectory(t), 'copy.db');
+    const source = new Database(path);
+    source.exec(`VACUUM INTO '${copy}'`);
+    source.close();
+    const raw = new Database(copy);
+    raw.prepare(sql).run();
+    raw.close();
+    const edited = LedgerStateMachine.open(copy);
+    t.match(edited.verifyChain(), expected, what);
+    edited.close();
+  }
+  t.end();
+});
+
 t.test('accounts read together come from one state, in the order asked', (t) => {
   const driver = new Driver();
   for (const command of setup) driver.apply(command);

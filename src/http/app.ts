@@ -78,6 +78,12 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     routerOptions: { maxParamLength: MAX_PATH_PARAMETER_LENGTH },
     // fastify's own 503 while closing has its own body; shutting_down below answers in the contract's.
     return503OnClosing: false,
+    // A URL that does not decode never reaches a route; answer it in the contract's shape too.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id);
+      setRaftHeaders(reply, options.service);
+      return sendError(reply, frameworkError(error, bodyLimit));
+    },
   });
   const forwarder = new Forwarder(options.service.nodeId, forwardTimeoutMs);
   const context: RouteContext = { service: options.service, forwarder, authenticator: new Authenticator(options.tokens ?? []), limits };
@@ -144,6 +150,8 @@ function frameworkError(error: FastifyError, bodyLimit: number): ApiError {
       return apiError('body_too_large', `the body is larger than the limit of ${bodyLimit} bytes`, { details: { limit_bytes: bodyLimit } });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return apiError('unsupported_media_type', 'the body has a Content-Type other than application/json');
+    case 'FST_ERR_BAD_URL':
+      return apiError('invalid_path', 'the URL path is not validly percent-encoded');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return apiError('malformed_json', 'the body is not valid JSON');

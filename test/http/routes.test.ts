@@ -3,6 +3,7 @@
 // decimal strings, 404s carry the error body, and every answer carries the
 // Raft headers.
 
+import { Writable } from 'node:stream';
 import t from 'tap';
 import { errorOf, json, RAFT_HEADERS, testApp } from './helpers.js';
 
@@ -217,4 +218,19 @@ t.test('Raft headers and the request id on success and error answers', async (t)
   service.leaderId = '';
   const noLeader = await app.inject({ method: 'GET', url: '/v1/accounts/a' });
   t.equal(noLeader.headers['x-raft-leader'], '', 'no leader known: the header is empty');
+});
+
+t.test('log lines carry the request id that the answer returns', async (t) => {
+  const lines: string[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter((line) => line.length > 0));
+      done();
+    },
+  });
+  const { app } = testApp(t, { logLevel: 'info', logStream });
+  const answer = await app.inject({ method: 'GET', url: '/v1/cluster', headers: { 'x-request-id': 'trace-42' } });
+  t.equal(answer.headers['x-request-id'], 'trace-42');
+  const logged = lines.map((line) => JSON.parse(line) as { request_id?: string; msg: string });
+  t.ok(logged.some((line) => line.request_id === 'trace-42' && line.msg === 'request completed'), 'the completion line names the request');
 });

@@ -267,7 +267,12 @@ class SnapshotReceiver {
     if (this.streams.size >= this.limits.maxSnapshotStreams) {
       return { status: 503, code: 'peer_snapshot_busy', message: `already receiving ${this.streams.size} snapshots, the most allowed (maxSnapshotStreams)` };
     }
-    const sink = this.handlers.onSnapshotStart(sender, meta);
+    let sink: SnapshotSink | undefined;
+    try {
+      sink = this.handlers.onSnapshotStart(sender, meta);
+    } catch (error) {
+      return { status: 500, code: 'peer_snapshot_failed', message: `opening a sink for snapshot ${meta.index} failed: ${describe(error)}` };
+    }
     if (sink === undefined) return { status: 503, code: 'peer_snapshot_refused', message: `node ${JSON.stringify(this.nodeId)} refused snapshot ${meta.index} (term ${meta.term})` };
     const stream: IncomingSnapshot = {
       streamId: chunk.streamId, sink, message, totalBytes: chunk.totalBytes, dataCrc32c: chunk.dataCrc32c,

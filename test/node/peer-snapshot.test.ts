@@ -139,7 +139,7 @@ t.test('one snapshot stream per peer: a second is refused while the first runs',
   t.ok(n2.sinks[0]?.committed);
 });
 
-t.test('an empty snapshot and a receiver that refuses snapshots', async (t) => {
+t.test('an empty snapshot, and receivers that refuse or fail to open a sink', async (t) => {
   const [n1, n2] = await pair(t);
   n1.transport.sendSnapshot(SNAP, new MemorySource(META, new Uint8Array(0)));
   await waitFor('sent', () => n1.snapshotsSent.length === 1);
@@ -152,6 +152,12 @@ t.test('an empty snapshot and a receiver that refuses snapshots', async (t) => {
   await waitFor('refused', () => n3.snapshotsSent.length === 1);
   t.same(n3.snapshotsSent, [{ peer: 'n4', ok: false }]);
   t.equal(n4.received.length, 0);
+
+  const [n5, n6] = await pair(t, { openSink: () => { throw new Error('disk full'); } }, ['n5', 'n6']);
+  n5.transport.sendSnapshot({ ...SNAP, from: 'n5', to: 'n6' }, new MemorySource(META, randomData(1000)));
+  await waitFor('failed to open', () => n5.snapshotsSent.length === 1);
+  t.same(n5.snapshotsSent, [{ peer: 'n6', ok: false }], 'a sink that cannot be opened fails the stream');
+  t.equal(n6.received.length, 0);
 });
 
 t.test('a stream whose sender vanishes is aborted after the idle timeout', async (t) => {

@@ -26,11 +26,10 @@ typecheck: install
 test: build
 	npx tap
 
-# Until the node exists, `make run` drives the simulator on a few seeds and
-# prints what it showed.
+# A local 3-node cluster on 127.0.0.1:7001-7003 with data under ./data;
+# Ctrl-C stops all three cleanly (a leader hands over first).
 run: build
-	node dist/test/sim/cli.js --seeds 1..5 --steps 3000 --nodes 3 --verbose
-	node dist/test/sim/cli.js --seeds 6..10 --steps 3000 --nodes 5 --verbose
+	node dist/src/cli/local-cluster.js
 
 sim: build
 	node dist/test/sim/cli.js --seeds $(SIM_SEEDS) --steps $(SIM_STEPS) --nodes 3

@@ -10,8 +10,9 @@
 // header hook, so neither leaks onto routes that others register.
 
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { IncomingMessage, Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerFactory } from 'fastify';
 import type { DestinationStream, LevelWithSilent } from 'pino';
 import { assert } from '../lib/assert.js';
 import type { LedgerService } from '../node/service.js';
@@ -55,6 +56,8 @@ export interface BuildAppOptions {
   readonly logLevel?: LevelWithSilent;
   /** Where log lines go (default stdout). */
   readonly logStream?: DestinationStream;
+  /** Serve HTTPS with this certificate and key (PEM) instead of plain HTTP. */
+  readonly https?: { readonly cert: Buffer | string; readonly key: Buffer | string };
   /** Metrics plugin, peer RPC routes: see AppExtension. */
   readonly extensions?: readonly AppExtension[];
 }
@@ -70,7 +73,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     'forwardTimeoutMs must exceed writeTimeoutMs and adminTimeoutMs, or a forwarded request times out before the leader answers');
   const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
 
-  const app = fastify({
+  const app = fastify<Server>({
     logger: { level: options.logLevel ?? 'info', ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
     genReqId: requestIdOf,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
@@ -79,6 +82,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     // fastify's own 503 while closing has its own body; shutting_down below answers in the contract's.
     return503OnClosing: false,
     // A URL that does not decode never reaches a route; answer it in the contract's shape too.
+    ...(options.https === undefined ? {} : { serverFactory: httpsServerFactory(options.https) }),
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id);
       setRaftHeaders(reply, options.service);
@@ -121,6 +125,11 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     registerClusterRoutes(api, context);
   });
   return app;
+}
+
+/** An https server is an http.Server to fastify, so the instance keeps one type with or without TLS. */
+function httpsServerFactory(tls: NonNullable<BuildAppOptions['https']>): FastifyServerFactory<Server> {
+  return (handler) => createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
 }
 
 /** An incoming X-Request-Id is kept when it is a plain token (it goes into logs); otherwise a new one. */

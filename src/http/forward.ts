@@ -7,7 +7,7 @@
 // The leader's answer (status, body, headers including its Raft headers and
 // its X-Served-By) is passed back unchanged.
 
-import { Agent, request as undiciRequest } from 'undici';
+import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { rawBodyOf } from './body.js';
 import { apiError, type ApiError } from './errors.js';
@@ -79,7 +79,7 @@ export class Forwarder {
     try {
       const response = await undiciRequest(url, {
         dispatcher: this.agent,
-        method: request.method as 'GET' | 'POST' | 'DELETE',
+        method: request.method as Dispatcher.HttpMethod,
         headers,
         ...(body === undefined ? {} : { body }),
         headersTimeout: timeoutMs,

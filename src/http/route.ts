@@ -7,6 +7,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { unreachable } from '../lib/assert.js';
 import type { LedgerService } from '../node/service.js';
 import type { Authenticator, Scope } from './auth.js';
 import { apiError, errorBody, validationError, type ApiError, type ErrorCode, type ValidationCode } from './errors.js';
@@ -116,6 +117,6 @@ export function sendAnswer(reply: FastifyReply, answer: Answer): FastifyReply {
     case 'forwarded':
       return reply.code(answer.answer.status).headers(answer.answer.headers).send(answer.answer.body);
     default:
-      return answer satisfies never;
+      return unreachable(answer, 'answer');
   }
 }

@@ -1,0 +1,200 @@
+// Real ledgerd processes on loopback for end-to-end tests: free ports, temp
+// data directories, a small JSON client with the Raft headers, and helpers to
+// find the leader, kill -9, pause and restart nodes. Everything started here
+// is killed when the test ends, pass or fail.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const LEDGERD = path.resolve(here, '..', '..', 'src', 'cli', 'ledgerd.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly body: any;
+  readonly headers: Record<string, string>;
+}
+
+export async function call(url: string, method: 'GET' | 'POST' | 'DELETE', pathAndQuery: string, body?: unknown, rawBody?: string): Promise<Answer> {
+  const response = await request(new URL(pathAndQuery, url), {
+    method,
+    headers: body !== undefined || rawBody !== undefined ? { 'content-type': 'application/json' } : {},
+    ...(rawBody !== undefined ? { body: rawBody } : body !== undefined ? { body: JSON.stringify(body) } : {}),
+    headersTimeout: 20_000,
+    bodyTimeout: 20_000,
+  });
+  const text = await response.body.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text.length > 0 ? JSON.parse(text) : undefined;
+  } catch {
+    // keep the text
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(response.headers)) if (typeof v === 'string') headers[k] = v;
+  return { status: response.statusCode, body: parsed, headers };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface NodeProcess {
+  readonly id: string;
+  readonly port: number;
+  readonly url: string;
+  readonly dataDir: string;
+  child: ChildProcess | undefined;
+  log: string[];
+}
+
+export class ProcessCluster {
+  readonly root = mkdtempSync(path.join(tmpdir(), 'ledger-cluster-'));
+  readonly nodes = new Map<string, NodeProcess>();
+  private peersArg = '';
+
+  /** Starts `ids` as the founding voters. */
+  async start(ids: readonly string[], extraArgs: readonly string[] = []): Promise<void> {
+    for (const id of ids) {
+      const port = await freePort();
+      this.nodes.set(id, { id, port, url: `http://127.0.0.1:${port}`, dataDir: path.join(this.root, id), child: undefined, log: [] });
+    }
+    this.peersArg = ids.map((id) => `${id}=${(this.nodes.get(id) as NodeProcess).url}`).join(',');
+    for (const id of ids) this.spawn(id, ['--peers', this.peersArg, ...extraArgs]);
+    await this.waitForLeader();
+  }
+
+  /** Starts a new node that joins through `via` (it must be added with POST /v1/cluster/members). */
+  async startJoiner(id: string, via: string): Promise<NodeProcess> {
+    const port = await freePort();
+    const node: NodeProcess = { id, port, url: `http://127.0.0.1:${port}`, dataDir: path.join(this.root, id), child: undefined, log: [] };
+    this.nodes.set(id, node);
+    this.spawn(id, ['--join', via]);
+    await this.waitHealthy(node);
+    return node;
+  }
+
+  private spawn(id: string, args: readonly string[]): void {
+    const node = this.nodes.get(id) as NodeProcess;
+    const child = spawn(
+      process.execPath,
+      [LEDGERD, '--id', id, '--listen', `127.0.0.1:${node.port}`, '--data', node.dataDir, '--tick-ms', '20', '--election-ticks', '15', '--log-level', 'warn', ...args],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    node.child = child;
+    node.log = [];
+    const keep = (chunk: Buffer): void => {
+      node.log.push(chunk.toString());
+      if (node.log.length > 200) node.log.shift();
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    child.on('exit', () => {
+      if (node.child === child) node.child = undefined;
+    });
+  }
+
+  /** Restarts a stopped or killed node on the same data (ignoring --peers membership in favour of its log). */
+  async restart(id: string): Promise<void> {
+    const node = this.nodes.get(id) as NodeProcess;
+    this.spawn(id, this.peersArg.includes(`${id}=`) ? ['--peers', this.peersArg] : ['--join', this.anyOtherUrl(id)]);
+    await this.waitHealthy(node);
+  }
+
+  private anyOtherUrl(id: string): string {
+    for (const node of this.nodes.values()) if (node.id !== id && node.child) return node.url;
+    throw new Error('no running node to join through');
+  }
+
+  node(id: string): NodeProcess {
+    const node = this.nodes.get(id);
+    if (!node) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  running(): NodeProcess[] {
+    return [...this.nodes.values()].filter((n) => n.child !== undefined);
+  }
+
+  async waitHealthy(node: NodeProcess, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      try {
+        if ((await call(node.url, 'GET', '/healthz')).status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(50);
+    }
+    throw new Error(`${node.id} did not come up:\n${node.log.join('')}`);
+  }
+
+  /** The id of the node that a majority... the node that says it leads, with the highest term. */
+  async waitForLeader(timeoutMs = 20_000): Promise<NodeProcess> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      let best: { node: NodeProcess; term: number } | undefined;
+      for (const node of this.running()) {
+        try {
+          const answer = await call(node.url, 'GET', '/v1/cluster');
+          if (answer.status === 200 && answer.body.role === 'leader' && (!best || answer.body.term > best.term)) {
+            best = { node, term: answer.body.term };
+          }
+        } catch {
+          // down or starting
+        }
+      }
+      if (best) {
+        const ready = await call(best.node.url, 'GET', '/readyz').catch(() => undefined);
+        if (ready?.status === 200) return best.node;
+      }
+      await sleep(50);
+    }
+    throw new Error(`no leader within ${timeoutMs} ms`);
+  }
+
+  kill9(id: string): void {
+    this.node(id).child?.kill('SIGKILL');
+  }
+
+  pause(id: string): void {
+    this.node(id).child?.kill('SIGSTOP');
+  }
+
+  resume(id: string): void {
+    this.node(id).child?.kill('SIGCONT');
+  }
+
+  async stopNode(id: string): Promise<void> {
+    const child = this.node(id).child;
+    if (!child) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000)]);
+    if (this.node(id).child) child.kill('SIGKILL');
+  }
+
+  async close(): Promise<void> {
+    for (const node of this.nodes.values()) {
+      node.child?.kill('SIGCONT');
+      node.child?.kill('SIGKILL');
+    }
+    await sleep(100);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}

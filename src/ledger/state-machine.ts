@@ -65,7 +65,7 @@ export class LedgerStateMachine {
   private constructor(private readonly path: string, db: Database.Database) {
     this.db = db;
     this.statement = statementCache(db);
-    this.meta = this.readMeta();
+    this.meta = readMeta(this.statement);
     this.queriesView = new LedgerQueries(this.statement, db);
   }
 
@@ -134,26 +134,34 @@ export class LedgerStateMachine {
     return encodeSnapshot({ appliedIndex: this.meta.appliedIndex, chainHead: this.meta.chainHead }, this.db.serialize());
   }
 
-  /** Replaces all state with the snapshot's. Refuses a damaged snapshot and leaves the state as it was. */
+  /**
+   * Replaces all state with the snapshot's. Refuses a damaged snapshot, or one
+   * whose header disagrees with the state inside it, and then leaves the state
+   * as it was: both are checked before anything is replaced.
+   */
   restore(bytes: Uint8Array): void {
     const parsed = decodeSnapshot(bytes);
     assert(parsed.ok, `restore refused: ${parsed.ok ? '' : parsed.reason}`);
+    const incoming = openDatabase(parsed.image);
+    const inside = readMeta(statementCache(incoming));
+    if (inside.appliedIndex !== parsed.header.appliedIndex || inside.chainHead !== parsed.header.chainHead) {
+      incoming.close();
+      assert(false, 'restore refused: snapshot header does not match the state inside it');
+    }
     if (this.path === ':memory:' || this.path === '') {
       this.db.close();
-      this.attach(openDatabase(parsed.image));
-    } else {
-      const temporary = `${this.path}.restore`;
-      writeDurably(temporary, parsed.image);
-      this.db.close();
-      for (const suffix of ['-wal', '-shm']) rmSync(`${this.path}${suffix}`, { force: true });
-      renameSync(temporary, this.path);
-      fsyncDirectory(dirname(this.path));
-      this.attach(openDatabase(this.path));
+      this.attach(incoming);
+      return;
     }
-    assert(
-      this.meta.appliedIndex === parsed.header.appliedIndex && this.meta.chainHead === parsed.header.chainHead,
-      'snapshot header does not match the state inside it',
-    );
+    incoming.close();
+    const temporary = `${this.path}.restore`;
+    writeDurably(temporary, parsed.image);
+    this.db.close();
+    for (const suffix of ['-wal', '-shm']) rmSync(`${this.path}${suffix}`, { force: true });
+    renameSync(temporary, this.path);
+    fsyncDirectory(dirname(this.path));
+    this.attach(openDatabase(this.path));
+    assert(this.meta.appliedIndex === inside.appliedIndex && this.meta.chainHead === inside.chainHead, 'restored file differs from the snapshot');
   }
 
   close(): void {
@@ -163,14 +171,14 @@ export class LedgerStateMachine {
   private attach(db: Database.Database): void {
     this.db = db;
     this.statement = statementCache(db);
-    this.meta = this.readMeta();
+    this.meta = readMeta(this.statement);
     this.queriesView = new LedgerQueries(this.statement, db);
   }
+}
 
-  private readMeta(): Meta {
-    const row = this.statement('SELECT applied_index, time_ms, chain_head FROM meta').get() as Record<string, unknown>;
-    return { appliedIndex: Number(row['applied_index']), timeMs: Number(row['time_ms']), chainHead: row['chain_head'] as string };
-  }
+function readMeta(statement: (sql: string) => Database.Statement): Meta {
+  const row = statement('SELECT applied_index, time_ms, chain_head FROM meta').get() as Record<string, unknown>;
+  return { appliedIndex: Number(row['applied_index']), timeMs: Number(row['time_ms']), chainHead: row['chain_head'] as string };
 }
 
 function applyCommand(context: ApplyContext, command: Command): CommandResult {

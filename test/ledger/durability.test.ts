@@ -5,6 +5,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { encodeEntry, LedgerStateMachine, type Command } from '../../src/ledger/index.js';
+import { decodeSnapshot, encodeSnapshot } from '../../src/ledger/snapshot.js';
 import { Driver, temporaryDirectory } from './harness.js';
 
 const setup: Command[] = [
@@ -84,6 +85,27 @@ t.test('snapshot and restore round-trip the whole state, into memory and onto a 
   damaged[damaged.length - 1] = (damaged[damaged.length - 1] ?? 0) ^ 1;
   t.throws(() => source.machine.restore(damaged), { name: 'AssertionFailure' });
   t.ok(source.machine.verifyChain().ok, 'a refused restore leaves the state as it was');
+  source.machine.close();
+  t.end();
+});
+
+t.test('a snapshot whose header disagrees with the state inside is refused before anything is replaced', (t) => {
+  const source = new Driver();
+  for (const command of setup) source.apply(command);
+  const good = decodeSnapshot(source.machine.snapshot());
+  if (!good.ok) throw new Error(good.reason);
+  const mislabelled = encodeSnapshot({ appliedIndex: good.header.appliedIndex + 1, chainHead: good.header.chainHead }, good.image);
+  for (const target of [':memory:', join(temporaryDirectory(t), 'kept.db')]) {
+    const kept = new Driver(target);
+    kept.apply({ type: 'create_accounts', accounts: [{ id: 'mine', ledger: 'USD' }] });
+    const head = kept.machine.chainHead();
+    t.throws(() => kept.machine.restore(mislabelled), { name: 'AssertionFailure' }, target);
+    t.equal(kept.machine.appliedIndex(), 1, `${target}: applied index kept`);
+    t.equal(kept.machine.chainHead(), head, `${target}: chain head kept`);
+    t.ok(kept.machine.queries.account('mine'), `${target}: state kept`);
+    t.equal(kept.apply({ type: 'create_accounts', accounts: [{ id: 'next', ledger: 'USD' }] }).type, 'create_accounts', `${target}: still applies`);
+    kept.machine.close();
+  }
   source.machine.close();
   t.end();
 });

@@ -11,7 +11,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
-import { assert, unreachable } from '../lib/assert.js';
+import { assert, AssertionFailure, unreachable } from '../lib/assert.js';
 import { createAccounts } from './accounts.js';
 import { Effects, nextHead, sha256Hex } from './chain.js';
 import type { ResultCode } from './codes.js';
@@ -107,7 +107,7 @@ export class LedgerStateMachine {
     const timeMs = Math.max(entryTime ?? this.meta.timeMs, this.meta.timeMs);
     const effects = new Effects();
     const context: ApplyContext = { db: this.db, index, timeMs, effects, statement: this.statement };
-    const next = this.db.transaction((): { result: CommandResult; meta: Meta } => {
+    const next = this.applyInTransaction(index, () => {
       const result: CommandResult =
         decoded.kind === 'command' ? applyCommand(context, decoded.command)
         : decoded.kind === 'empty' ? { type: 'none' }
@@ -120,9 +120,25 @@ export class LedgerStateMachine {
       );
       this.statement('UPDATE meta SET applied_index = ?, time_ms = ?, chain_head = ?').run(index, timeMs, chainHead);
       return { result, meta: { appliedIndex: index, timeMs, chainHead } };
-    })();
+    });
     this.meta = next.meta;
     return { index, timeMs, result: next.result };
+  }
+
+  /**
+   * Runs one entry's transaction. Business outcomes are results, so anything
+   * thrown here is a programmer error (or storage failing under us): SQLite's
+   * errors, such as a CHECK constraint that the code should have refused
+   * first, surface as AssertionFailure like the code's own assertions, after
+   * the transaction has rolled back and left nothing of the entry.
+   */
+  private applyInTransaction<T>(index: number, apply: () => T): T {
+    try {
+      return this.db.transaction(apply)();
+    } catch (error) {
+      if (error instanceof AssertionFailure) throw error;
+      throw new AssertionFailure(`entry ${index} failed to apply and was rolled back: ${String(error)}`, { cause: error });
+    }
   }
 
   verifyChain(): VerifyReport {

@@ -27,6 +27,36 @@ t.test('entries apply exactly once and in order: repeats and gaps are assertion 
   t.end();
 });
 
+t.test('an entry that throws midway leaves nothing behind and throws an AssertionFailure', (t) => {
+  const path = join(temporaryDirectory(t), 'throws.db');
+  const driver = new Driver(path);
+  for (const command of setup) driver.apply(command);
+  driver.apply({ type: 'create_transfers', transfers: [{ id: 'q', debit_account_id: 'b', credit_account_id: 'a', amount: 3n, ledger: 'USD', pending: true, timeout_ms: 60 }] });
+  driver.machine.close();
+  // Break the state under the machine: b's pending debits no longer cover q,
+  // and the adjustments table is gone.
+  const raw = new Database(path);
+  raw.exec("UPDATE accounts SET debits_pending = 0 WHERE id = 'b'; DROP TABLE adjustments;");
+  raw.close();
+  const broken = new Driver(path);
+  const applied = broken.machine.appliedIndex();
+  const head = broken.machine.chainHead();
+  // p (deadline 1050) expires first, then releasing q (1060) trips an assertion.
+  t.throws(() => broken.apply({ type: 'expire' }, 2_000), { name: 'AssertionFailure' });
+  t.equal(broken.machine.queries.transfer('p')?.status, 'pending', 'the expiry done before the throw is rolled back');
+  t.equal(broken.machine.queries.account('a')?.debits_pending, 9n);
+  // The stock write happens before the adjustment insert, which fails in SQLite.
+  t.throws(() => broken.apply({ type: 'adjust_stock', adjustments: [{ id: 'j', sku: 's', delta: 1 }] }), { name: 'AssertionFailure' });
+  t.equal(broken.machine.queries.item('s')?.on_hand, 4, 'the stock write before the failing insert is rolled back');
+  t.equal(broken.machine.appliedIndex(), applied);
+  t.equal(broken.machine.chainHead(), head);
+  broken.machine.close();
+  const reopened = new Driver(path);
+  t.equal(reopened.machine.appliedIndex(), applied, 'and nothing of either entry reached the file');
+  reopened.machine.close();
+  t.end();
+});
+
 t.test('time never goes backwards: a lower entry time applies at the last time', (t) => {
   const driver = new Driver();
   driver.apply(setup[0]!, 10_000);

@@ -7,7 +7,7 @@
 // membership): it is recorded as applied and changes nothing else.
 
 import { z } from 'zod';
-import { commandSchemaV1, CURRENT_COMMAND_VERSION, type Command } from './schemas.js';
+import { commandSchemaV1, CURRENT_COMMAND_VERSION, MAX_HOLD_MS, type Command } from './schemas.js';
 
 export interface LedgerEntry {
   timeMs: number;
@@ -19,9 +19,15 @@ export type DecodedEntry =
   | { kind: 'empty' }
   | { kind: 'invalid'; timeMs: number | undefined; reason: string };
 
+/**
+ * Latest entry time: any deadline (time + at most MAX_HOLD_MS) stays a safe
+ * integer, so it is exact in a double and in SQLite alike.
+ */
+export const MAX_ENTRY_TIME_MS = Number.MAX_SAFE_INTEGER - MAX_HOLD_MS;
+
 const envelopeSchema = z.strictObject({
   v: z.number().int().min(1),
-  time_ms: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  time_ms: z.number().int().min(0).max(MAX_ENTRY_TIME_MS),
   command: z.unknown(),
 });
 

@@ -2,7 +2,7 @@
 // the node, the state machine, its query views and the JSON renderer.
 
 export * from './schemas.js';
-export { encodeEntry, decodeEntry, type LedgerEntry, type DecodedEntry } from './entry.js';
+export { encodeEntry, decodeEntry, MAX_ENTRY_TIME_MS, type LedgerEntry, type DecodedEntry } from './entry.js';
 export { resultCodes, type ResultCode } from './codes.js';
 export type { CreateResult, ItemResult, ReservationResult, ConfirmResult, ReleaseResult } from './context.js';
 export { LedgerStateMachine, type ApplyOutcome, type CommandResult } from './state-machine.js';

@@ -3,7 +3,7 @@
 import t from 'tap';
 import {
   accountsRequestSchema, decodeEntry, encodeEntry, itemsRequestSchema, LedgerStateMachine, renderJson, reservationRequestSchema,
-  transfersRequestSchema, MAX_METADATA_DEPTH, type Command,
+  transfersRequestSchema, MAX_ENTRY_TIME_MS, MAX_HOLD_MS, MAX_METADATA_DEPTH, type Command,
 } from '../../src/ledger/index.js';
 
 const transfer = { id: 't1', debit_account_id: 'a', credit_account_id: 'b', amount: 10, ledger: 'USD' };
@@ -102,5 +102,21 @@ t.test('metadata: JSON values only, size in UTF-8 bytes, "__proto__" refused rat
   t.notOk(account({ s: 'é'.repeat(2100) }).success, '4207 bytes');
   t.notOk(account({ a: Array.from({ length: 5000 }, () => 0) }).success, 'too many values');
   t.same(account({ b: [1, { c: null }], a: 'x' }).data?.[0]?.metadata, { b: [1, { c: null }], a: 'x' });
+  t.end();
+});
+
+t.test('entry time is bounded so every deadline is an exact integer', (t) => {
+  const machine = LedgerStateMachine.open(':memory:');
+  const accounts: Command = { type: 'create_accounts', accounts: [{ id: 'a', ledger: 'USD' }, { id: 'b', ledger: 'USD' }] };
+  t.equal(machine.applyEntry(1, encodeEntry({ timeMs: Number.MAX_SAFE_INTEGER, command: accounts })).result.type, 'entry_invalid');
+  machine.applyEntry(2, encodeEntry({ timeMs: MAX_ENTRY_TIME_MS, command: accounts }));
+  const hold: Command = {
+    type: 'create_transfers',
+    transfers: [{ id: 'p', debit_account_id: 'a', credit_account_id: 'b', amount: 1n, ledger: 'USD', pending: true, timeout_ms: MAX_HOLD_MS }],
+  };
+  machine.applyEntry(3, encodeEntry({ timeMs: MAX_ENTRY_TIME_MS, command: hold }));
+  t.equal(machine.queries.transfer('p')?.expires_at, Number.MAX_SAFE_INTEGER);
+  t.equal(machine.nextDeadlineMs(), Number.MAX_SAFE_INTEGER);
+  machine.close();
   t.end();
 });

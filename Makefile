@@ -5,7 +5,7 @@ NODE_MODULES_STAMP := node_modules/.install-stamp
 SIM_SEEDS ?= 1..200
 SIM_STEPS ?= 3000
 
-.PHONY: all install build typecheck test run sim sim-long clean bench-wal bench-apply
+.PHONY: all install build typecheck test run sim sim-long clean bench-wal bench-apply prometheus-install monitoring-check
 
 all: build
 
@@ -23,7 +23,7 @@ typecheck: install
 
 # Build (which type-checks everything under src/, test/ and bench/), then run
 # every tap test, including the simulator on a fixed set of seeds.
-test: build
+test: build prometheus-install
 	npx tap
 
 # A local 3-node cluster on 127.0.0.1:7001-7003 with data under ./data;
@@ -49,3 +49,12 @@ bench-wal: build
 
 bench-apply: build
 	node dist/bench/apply.js
+
+# Installs prometheus/promtool from Debian's packages when missing (exit 77 =
+# cannot here: the monitoring tests then skip and say why).
+prometheus-install:
+	bash scripts/prometheus-install.sh || [ $$? -eq 77 ]
+
+monitoring-check: prometheus-install
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool test rules deploy/prometheus/alerts.test.yml

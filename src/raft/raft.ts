@@ -110,7 +110,8 @@ export class Raft {
 
   // Follower read state: reads forwarded to the leader.
   private followerReadsUnsent: string[] = [];
-  private followerReadsInFlight = new Set<string>();
+  /** Reads forwarded to the leader -> the tick they were sent at (lost ones are dropped after a while). */
+  private followerReadsInFlight = new Map<string, number>();
 
   private stepRole: (m: Message) => void = (m) => this.stepFollower(m);
   private tickRole: () => void = () => this.tickElection();
@@ -290,7 +291,19 @@ export class Raft {
   tick(): void {
     this.tickCount++;
     this.ticksSinceLeaderContact++;
+    this.expireLostFollowerReads();
     this.tickRole();
+  }
+
+  /** A forwarded read whose request or answer was lost would wait for ever: drop it after two election timeouts. */
+  private expireLostFollowerReads(): void {
+    if (this.followerReadsInFlight.size === 0) return;
+    const oldest = this.tickCount - 2 * this.config.electionTicks;
+    for (const [id, sentTick] of this.followerReadsInFlight) {
+      if (sentTick > oldest) break;
+      this.followerReadsInFlight.delete(id);
+      this.droppedReads.push(id);
+    }
   }
 
   private tickElection(): void {
@@ -354,6 +367,8 @@ export class Raft {
   /** Starts an election now (the driver's "campaign" and TimeoutNow). */
   hup(force: boolean): void {
     if (this.role === 'leader' || !this.promotable()) return;
+    // Campaigning while honouring a lease would vote against it (a timer never fires inside one).
+    if (!force && this.inLease()) return;
     if (this.config.preVote && !force) this.campaign('preVote', false);
     else this.campaign('vote', force);
   }
@@ -396,8 +411,13 @@ export class Raft {
 
   private handleVoteRequest(m: Message): void {
     const isPreVote = m.type === 'preVote';
+    // A server honouring a lease refuses every candidate but the one it already voted for,
+    // at any term: a non-vote message may have moved it to a new term with no vote while
+    // the lease it acknowledged still runs.
+    const leaseAllows = m.force || this.vote === m.from || !this.inLease();
     const canVote =
       !this.abstaining &&
+      leaseAllows &&
       (this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (isPreVote && m.term > this.term));
     if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
       // A granted pre-vote answers in the candidate's future term; a real vote is recorded (and persisted before it leaves).
@@ -916,7 +936,7 @@ export class Raft {
     if (this.followerReadsUnsent.length > 0 && this.role === 'follower' && this.lead !== NONE) {
       const ids = this.followerReadsUnsent;
       this.followerReadsUnsent = [];
-      for (const id of ids) this.followerReadsInFlight.add(id);
+      for (const id of ids) this.followerReadsInFlight.set(id, this.tickCount);
       this.send({ type: 'readIndex', to: this.lead, readIds: ids });
     }
   }
@@ -989,7 +1009,7 @@ export class Raft {
   }
 
   private dropFollowerReads(): void {
-    this.droppedReads.push(...this.followerReadsUnsent, ...this.followerReadsInFlight);
+    this.droppedReads.push(...this.followerReadsUnsent, ...this.followerReadsInFlight.keys());
     this.followerReadsUnsent = [];
     this.followerReadsInFlight.clear();
   }

@@ -137,21 +137,22 @@ export class RawNode {
     const entries = [...r.log.unstableEntries()];
     const snapshot = r.log.unstable.snapshot;
     const hardChanged = !sameHardState(hardState, this.prevHardState);
+    // A new term or vote must be durable before anything said in it leaves, leader traffic included
+    // (a single voter elects itself and sends in the same Ready).
+    const termOrVoteChanged = hardState.term !== this.prevHardState.term || hardState.vote !== this.prevHardState.vote;
+    const early = termOrVoteChanged ? [] : r.msgs;
+    const late = termOrVoteChanged ? [...r.msgs, ...r.msgsAfterPersist] : r.msgsAfterPersist;
     const rd: Ready = {
       softState: sameSoftState(softState, this.prevSoftState) ? undefined : softState,
       hardState: hardChanged ? hardState : undefined,
       snapshot,
       entries,
       committedEntries: r.log.nextCommittedEntries(),
-      messages: r.msgs,
-      messagesAfterPersist: r.msgsAfterPersist,
+      messages: early,
+      messagesAfterPersist: late,
       readStates: r.readStates,
       droppedReads: r.droppedReads,
-      mustSync:
-        entries.length > 0 ||
-        snapshot !== undefined ||
-        hardState.term !== this.prevHardState.term ||
-        hardState.vote !== this.prevHardState.vote,
+      mustSync: entries.length > 0 || snapshot !== undefined || termOrVoteChanged,
     };
     r.msgs = [];
     r.msgsAfterPersist = [];

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const LEDGERD = path.resolve(here, '..', '..', 'src', 'cli', 'ledgerd.js');
@@ -32,14 +32,8 @@ export interface Answer {
   readonly headers: Record<string, string>;
 }
 
-export async function call(url: string, method: 'GET' | 'POST' | 'DELETE', pathAndQuery: string, body?: unknown, rawBody?: string): Promise<Answer> {
-  const response = await request(new URL(pathAndQuery, url), {
-    method,
-    headers: body !== undefined || rawBody !== undefined ? { 'content-type': 'application/json' } : {},
-    ...(rawBody !== undefined ? { body: rawBody } : body !== undefined ? { body: JSON.stringify(body) } : {}),
-    headersTimeout: 20_000,
-    bodyTimeout: 20_000,
-  });
+/** Status, JSON body (or the text when it is not JSON) and string headers. */
+async function answerOf(response: Dispatcher.ResponseData): Promise<Answer> {
   const text = await response.body.text();
   let parsed: unknown = text;
   try {
@@ -50,6 +44,46 @@ export async function call(url: string, method: 'GET' | 'POST' | 'DELETE', pathA
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(response.headers)) if (typeof v === 'string') headers[k] = v;
   return { status: response.statusCode, body: parsed, headers };
+}
+
+export async function call(url: string, method: 'GET' | 'POST' | 'DELETE', pathAndQuery: string, body?: unknown, rawBody?: string): Promise<Answer> {
+  const response = await request(new URL(pathAndQuery, url), {
+    method,
+    headers: body !== undefined || rawBody !== undefined ? { 'content-type': 'application/json' } : {},
+    ...(rawBody !== undefined ? { body: rawBody } : body !== undefined ? { body: JSON.stringify(body) } : {}),
+    headersTimeout: 20_000,
+    bodyTimeout: 20_000,
+  });
+  return answerOf(response);
+}
+
+/**
+ * Like `call`, with the headers and raw body bytes chosen by the caller (no
+ * content type is added): for wrong content types and oversized bodies.
+ */
+export async function callRaw(
+  url: string,
+  method: 'GET' | 'POST' | 'DELETE',
+  pathAndQuery: string,
+  options: { readonly headers?: Record<string, string>; readonly body?: string | Buffer } = {},
+): Promise<Answer> {
+  const response = await request(new URL(pathAndQuery, url), {
+    method,
+    headers: options.headers ?? {},
+    ...(options.body !== undefined ? { body: options.body } : {}),
+    headersTimeout: 20_000,
+    bodyTimeout: 20_000,
+  });
+  return answerOf(response);
+}
+
+/** The headers every API answer carries (docs/api.md, Headers). */
+export const RAFT_HEADERS = ['x-raft-term', 'x-raft-index', 'x-raft-leader', 'x-served-by'] as const;
+
+/** Status, body and Raft headers of an answer, for failure messages. */
+export function describeAnswer(answer: Answer): string {
+  const headers = Object.fromEntries(Object.entries(answer.headers).filter(([k]) => k.startsWith('x-') || k === 'retry-after' || k === 'location'));
+  return `${answer.status} ${JSON.stringify(answer.body)} ${JSON.stringify(headers)}`;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -166,6 +200,11 @@ export class ProcessCluster {
       await sleep(50);
     }
     throw new Error(`no leader within ${timeoutMs} ms`);
+  }
+
+  /** The running nodes other than `leader`. */
+  followersOf(leader: NodeProcess): NodeProcess[] {
+    return this.running().filter((node) => node.id !== leader.id);
   }
 
   kill9(id: string): void {

@@ -356,7 +356,7 @@ export class Raft {
   }
 
   /** Followers honour a leader's lease: no (pre)votes for others while it may hold one. */
-  private inLease(): boolean {
+  inLease(): boolean {
     if (!this.config.checkQuorum) return false;
     if (this.role === 'leader') return true;
     return this.role === 'follower' && this.ticksSinceLeaderContact < this.config.electionTicks;

@@ -13,6 +13,7 @@ import {
   sameHardState,
   type ConfChange,
   type ConfState,
+  type Entry,
   type HardState,
   type Message,
   type NodeId,
@@ -170,11 +171,17 @@ export class RawNode {
     this.readyOutstanding = false;
     const r = this.raft;
     if (rd.snapshot) r.log.stableSnapTo(rd.snapshot.index);
-    const last = rd.entries[rd.entries.length - 1];
-    if (last) {
+    // Entries replaced while the Ready was persisted stay unstable; the prefix still in the log is durable.
+    let durable: number | undefined;
+    for (let i = rd.entries.length - 1; i >= 0 && durable === undefined; i--) {
+      const entry = rd.entries[i] as Entry;
+      if (r.log.term(entry.index) === entry.term) durable = i;
+    }
+    if (durable !== undefined) {
+      const last = rd.entries[durable] as Entry;
       r.log.stableTo(last.index, last.term);
       // The leader counts its own copy only once it is durable.
-      if (r.log.term(last.index) === last.term) r.selfPersisted(last.index);
+      r.selfPersisted(last.index);
     }
     const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastCommitted) {

@@ -285,3 +285,84 @@ t.test('a node whose storage lost a damaged tail abstains from voting until a le
   const leader = c.leader();
   t.ok(leader === 'n2' || leader === 'n3', `once caught up, n3 votes again and the majority elects ${leader}`);
 });
+
+t.test('entries replaced while a Ready is being persisted are still handed out to persist', async (t) => {
+  const c = new TestCluster(['n1', 'n2', 'n3']);
+  const node = c.node('n2');
+  const entry = (index: number, term: number): { term: number; index: number; type: 'normal'; data: Uint8Array } => ({ term, index, type: 'normal', data: bytes(`e${index}t${term}`) });
+  const app = (term: number, from: string, prev: number, prevTerm: number, entries: ReturnType<typeof entry>[]) => ({
+    type: 'app' as const, from, to: 'n2', term, index: prev, logTerm: prevTerm, entries, commit: 0,
+    reject: false, rejectHint: 0, rejectHintTerm: 0, readRound: 0, readIds: [], force: false,
+  });
+  // Leader n1 of term 2 sends 4..6; the driver starts persisting them...
+  node.step(app(2, 'n1', 3, 1, [entry(4, 2), entry(5, 2), entry(6, 2)]));
+  const first = node.ready();
+  t.same(first.entries.map((e) => `${e.index}/${e.term}`), ['4/2', '5/2', '6/2']);
+  const persisted = c.storages.get('n2') as MemoryStorage;
+  persisted.append(first.entries);
+  if (first.hardState) persisted.setHardState(first.hardState);
+  // ...while leader n3 of term 3 replaces 5..6 (the driver steps messages during the fsync).
+  node.step(app(3, 'n3', 4, 2, [entry(5, 3), entry(6, 3)]));
+  node.advance(first);
+  const second = node.ready();
+  t.same(second.entries.map((e) => `${e.index}/${e.term}`), ['5/3', '6/3'], 'the replacing entries still need persisting, the durable prefix not again');
+  const ack = second.messagesAfterPersist.find((m) => m.type === 'appResp' && m.to === 'n3');
+  t.equal(ack?.index, 6, 'and are acknowledged only in the Ready that persists them');
+});
+
+t.test('lease arithmetic: while the leader may serve from its lease, a quorum still refuses other candidates', async (t) => {
+  const drift = 0.1;
+  const slowTick = 1 / (1 - drift); // the leader's clock runs slow: its lease looks shorter to it than it is
+  const fastTick = 1 / (1 + drift); // the followers' clocks run fast: their refusal ends early
+  let checks = 0;
+  // The leader is cut off at `cutAt`: entirely, or only its outgoing messages (answers to rounds already sent still arrive).
+  for (const cut of ['both ways', 'leader to followers'] as const) {
+  for (const delay of [0.2, 1.5, 3, 5]) {
+    for (const leaderPhase of [0.01, 0.5, 0.99]) {
+      for (const followerPhase of [0.01, 0.5, 0.99]) {
+        const c = new TestCluster(three, { maxClockDriftRatio: drift });
+        c.elect('n1');
+        const queue: { at: number; m: import('../../src/raft/types.js').Message }[] = [];
+        const nextTick = new Map<string, number>([
+          ['n1', leaderPhase * slowTick],
+          ['n2', followerPhase * fastTick],
+          ['n3', followerPhase * fastTick * 0.5],
+        ]);
+        const interval = (id: string): number => (id === 'n1' ? slowTick : fastTick);
+        const cutAt = 6;
+        let violation: string | undefined;
+        for (let now = 0; now < 60 && !violation; now = Math.min(...nextTick.values(), ...queue.map((q) => q.at))) {
+          for (const [id, at] of nextTick) {
+            if (at > now) continue;
+            c.node(id).tick();
+            nextTick.set(id, at + interval(id));
+          }
+          for (const item of queue.filter((q) => q.at <= now)) {
+            queue.splice(queue.indexOf(item), 1);
+            const isolated = now >= cutAt && (item.m.from === 'n1' || (cut === 'both ways' && item.m.to === 'n1'));
+            if (!isolated) c.node(item.m.to).step(item.m);
+          }
+          for (const id of three) {
+            const node = c.node(id);
+            while (node.hasReady()) {
+              const rd = node.ready();
+              const storage = c.storages.get(id) as MemoryStorage;
+              storage.append(rd.entries);
+              if (rd.hardState) storage.setHardState(rd.hardState);
+              for (const m of [...rd.messages, ...rd.messagesAfterPersist]) queue.push({ at: now + delay, m });
+              node.advance(rd);
+            }
+          }
+          if (c.node('n1').status().leaseValid) {
+            checks++;
+            const refusing = ['n2', 'n3'].filter((id) => c.node(id).raft.inLease()).length;
+            if (1 + refusing < 2) violation = `at ${now.toFixed(2)} (cut ${cut}, delay ${delay}, phases ${leaderPhase}/${followerPhase}) the lease is valid but no follower refuses candidates`;
+          }
+        }
+        t.equal(violation, undefined, violation ?? `cut ${cut}, delay ${delay}, phases ${leaderPhase}/${followerPhase}`);
+      }
+    }
+  }
+  }
+  t.ok(checks > 100, `the lease was checked ${checks} times`);
+});

@@ -89,6 +89,13 @@ export class SimNetwork {
     }
   }
 
+  /** Cuts the link between two nodes, both ways, and nothing else. */
+  cutLink(a: NodeId, b: NodeId): void {
+    this.cut.clear();
+    this.cut.add(`${a}>${b}`);
+    this.cut.add(`${b}>${a}`);
+  }
+
   /** Cuts each directed link independently: asymmetric, partial connectivity. */
   randomLinks(ids: readonly NodeId[], cutRate: number, random: Prng): void {
     this.cut.clear();

@@ -103,6 +103,10 @@ class SimNode {
   lastRole = 'follower';
   /** The term in which this node was last seen becoming leader. */
   leaderTerm = 0;
+  /** A Ready written but whose fsync has not completed: messages keep being stepped meanwhile. */
+  persisting: { readonly rd: Ready; readonly completeAt: number } | undefined;
+  /** What a crash keeps while a Ready's fsync is in flight (the storage before its writes). */
+  durable: SimStorage | undefined;
   readonly tickIntervalMs: number;
   readonly incomingSnapshots = new Map<number, Uint8Array>();
 
@@ -169,7 +173,9 @@ export class Simulation {
         storage.setHardState(hardState);
         this.recordChains(id, storage, entries);
       }
-      const drift = 1 + (r.next() * 2 - 1) * this.raftConfigBase.maxClockDriftRatio;
+      // Half the nodes run at the extremes of the allowed drift: the worst case for leases.
+      const spread = r.chance(0.5) ? r.pick([-1, 1]) : r.next() * 2 - 1;
+      const drift = 1 + spread * this.raftConfigBase.maxClockDriftRatio;
       const node = new SimNode(id, storage, new Prng(r.nextUint32()), drift, 0);
       this.nodes.set(id, node);
       this.boot(node);
@@ -190,6 +196,8 @@ export class Simulation {
     node.lastCommit = node.raw.status().commit;
     node.lastRole = 'follower';
     node.leaderTerm = 0;
+    node.persisting = undefined;
+    node.durable = undefined;
     node.alive = true;
     node.nextTickAt = this.now + node.tickIntervalMs * node.random.next();
   }
@@ -200,8 +208,10 @@ export class Simulation {
     node.alive = false;
     this.restarts.set(node.id, this.now + this.random.int(10, 400));
     node.incomingSnapshots.clear();
-    // Only what was persisted survives.
-    node.storage = node.storage.clone();
+    // Only what was persisted survives: not the writes of a Ready whose fsync is in flight.
+    node.storage = node.durable ?? node.storage.clone();
+    node.durable = undefined;
+    node.persisting = undefined;
     for (const [id, read] of this.pendingReads) if (read.node === node.id) this.pendingReads.delete(id);
     this.log(`${node.id} CRASH (${why})`);
   }
@@ -254,6 +264,7 @@ export class Simulation {
 
   /** One simulated millisecond after the clients acted: deliveries, Readys, checks. */
   private step(): void {
+    for (const node of this.nodes.values()) this.completePersist(node);
     for (const envelope of this.network.due(this.now)) {
       const m = envelope.message;
       const to = this.nodes.get(m.to);
@@ -265,15 +276,52 @@ export class Simulation {
       }
       if (envelope.snapshotData) to.incomingSnapshots.set(m.snapshot?.index ?? -1, envelope.snapshotData);
       if (this.options.traceAll) this.log(`  deliver ${describeMessage(m)}`);
+      if (m.type === 'appResp' && !m.reject) this.checkAcknowledgement(m, to);
       to.raw.step(m);
+      // The leader counted an acknowledgement while its own fsync is in flight: a crash now must not lose a commit.
+      if (m.type === 'appResp' && to.persisting && to.raw.raft.role === 'leader' && this.now < this.options.steps && this.random.chance(0.02)) {
+        this.crash(to, 'leader killed during its fsync');
+      }
     }
     for (const node of this.nodes.values()) {
       if (node.alive && node.pausedUntil <= this.now) this.processReady(node);
     }
+    this.checkLeases();
+  }
+
+  /**
+   * A follower acknowledged index i to the leader of its term: its durable log
+   * holds the leader's entry at i (unless a snapshot has since covered it).
+   */
+  private checkAcknowledgement(m: Message, leader: SimNode): void {
+    const follower = this.nodes.get(m.from);
+    if (!follower || !follower.alive || follower.raw.raft.term !== m.term) return;
+    if (leader.raw.raft.role !== 'leader' || leader.raw.raft.term !== m.term) return;
+    const leaderTerm = leader.raw.raft.log.term(m.index);
+    const durable = follower.durable ?? follower.storage;
+    if (leaderTerm === undefined || m.index < durable.firstIndex() - 1) return;
+    const followerTerm = durable.term(m.index);
+    if (followerTerm !== leaderTerm) {
+      throw new SafetyViolation(
+        `acknowledgement: ${m.from} acknowledged index ${m.index} to ${leader.id} but durably holds term ${followerTerm} there, the leader term ${leaderTerm}`,
+      );
+    }
+  }
+
+  /** While a running leader may serve lease reads, no node leads a later term. */
+  private checkLeases(): void {
+    for (const node of this.nodes.values()) {
+      if (!node.alive || node.pausedUntil > this.now || node.raw.raft.role !== 'leader' || !node.raw.raft.leaseValid()) continue;
+      for (const other of this.nodes.values()) {
+        if (other.alive && other.raw.raft.role === 'leader' && other.raw.raft.term > node.raw.raft.term) {
+          throw new SafetyViolation(`lease: ${node.id} holds a lease in term ${node.raw.raft.term} while ${other.id} leads term ${other.raw.raft.term}`);
+        }
+      }
+    }
   }
 
   private processReady(node: SimNode): void {
-    while (node.alive && node.raw.hasReady()) {
+    while (node.alive && node.persisting === undefined && node.raw.hasReady()) {
       const rd = node.raw.ready();
       this.observeRole(node, rd);
       this.sendAll(node, rd.messages);
@@ -283,13 +331,34 @@ export class Simulation {
         this.crash(node, 'before persisting a Ready');
         return;
       }
+      if (rd.mustSync && this.random.chance(0.5)) {
+        // As the real driver: write now, fsync asynchronously while peers' messages keep arriving.
+        node.durable = node.storage.clone();
+        this.persist(node, rd);
+        const fsyncMs = this.random.chance(0.1) ? this.random.int(10, 40) : this.random.int(1, 6);
+        node.persisting = { rd, completeAt: this.now + fsyncMs };
+        return;
+      }
       this.persist(node, rd);
-      this.sendAll(node, rd.messagesAfterPersist);
-      this.apply(node, rd);
-      node.raw.advance(rd);
-      this.observeCommit(node);
-      this.maybeCompact(node);
+      this.finishReady(node, rd);
     }
+  }
+
+  /** The fsync of an in-flight Ready completed: the rest of the Ready runs. */
+  private completePersist(node: SimNode): void {
+    const persisting = node.persisting;
+    if (!node.alive || !persisting || persisting.completeAt > this.now) return;
+    node.persisting = undefined;
+    node.durable = undefined;
+    this.finishReady(node, persisting.rd);
+  }
+
+  private finishReady(node: SimNode, rd: Ready): void {
+    this.sendAll(node, rd.messagesAfterPersist);
+    this.apply(node, rd);
+    node.raw.advance(rd);
+    this.observeCommit(node);
+    this.maybeCompact(node);
   }
 
   private observeRole(node: SimNode, rd: Ready): void {
@@ -313,22 +382,17 @@ export class Simulation {
   }
 
   private sendAll(node: SimNode, messages: readonly Message[]): void {
-    const storage = node.storage;
-    const persisted = {
-      term: storage.hardState.term,
-      vote: storage.hardState.vote,
-      lastIndex: storage.lastIndex(),
-      termAt: (i: number) => storage.term(i),
-    };
-    const log = node.raw.raft.log;
+    const persisted = { term: node.storage.hardState.term, vote: node.storage.hardState.vote };
     for (const m of messages) {
-      if (m.type === 'voteResp' || m.type === 'appResp') {
-        this.checker.onSend(node.id, m.type, m.to, m.term, m.index, m.reject, persisted, (i) => log.term(i));
-      }
+      if (m.type === 'voteResp') this.checker.onVoteSent(node.id, m.to, m.term, m.reject, persisted);
       let data: Uint8Array | undefined;
       if (m.type === 'snap') {
         const meta = node.storage.snapshotMeta();
-        if (meta.index !== m.snapshot?.index) throw new AssertionFailure('snapshot message does not match storage');
+        if (meta.index !== m.snapshot?.index) {
+          // Compacted again since the core asked: as the real driver, report the stream failed.
+          node.raw.reportSnapshot(m.to, false);
+          continue;
+        }
         data = node.storage.snapshotData;
         this.stats.snapshotsSent++;
         this.log(`${node.id} sends snapshot @${meta.index} to ${m.to}`);
@@ -456,9 +520,18 @@ export class Simulation {
     return live.length > 0 ? this.random.pick(live) : undefined;
   }
 
+  /** Writers come in bursts: in a quiet spell logs stop growing, so only leases stand between a cut-off node and a vote. */
+  private quietUntil = 0;
+  private busyUntil = 0;
+
   private clients(newWork: boolean): void {
     const r = this.random;
-    if (newWork && r.chance(0.08)) {
+    if (this.now >= this.busyUntil && this.now >= this.quietUntil) {
+      if (r.chance(0.5)) this.quietUntil = this.now + r.int(50, 400);
+      else this.busyUntil = this.now + r.int(50, 400);
+    }
+    const writing = newWork && this.now >= this.quietUntil;
+    if (writing && r.chance(0.08)) {
       const value = `v${this.nextValue++}`;
       this.pendingValues.set(value, -Infinity);
     }
@@ -509,7 +582,7 @@ export class Simulation {
     this.nextFaultAt = this.now + this.random.int(20, 200);
     const r = this.random;
     const ids = [...this.nodes.keys()];
-    const action = r.int(0, 12);
+    const action = r.int(0, 13);
     switch (action) {
       case 0:
       case 1: {
@@ -575,6 +648,17 @@ export class Simulation {
         this.log(`TRANSFER leadership ${leader.id} -> ${to}`);
         break;
       }
+      case 12: {
+        // One follower loses the leader but still reaches everyone else: it campaigns early,
+        // and the others must refuse it while the leader's lease runs.
+        const leader = this.leader();
+        if (!leader) break;
+        const followers = ids.filter((id) => id !== leader.id);
+        const cutOff = r.pick(followers);
+        this.network.cutLink(leader.id, cutOff);
+        this.log(`CUT link ${leader.id} <-> ${cutOff}`);
+        break;
+      }
       case 11:
         this.network.randomLinks(ids, r.pick([0.2, 0.4]), r);
         this.log('PARTIAL partition: random one-way links cut');
@@ -586,8 +670,10 @@ export class Simulation {
 
   /** Cycles membership: add the spare as learner, promote it, then remove some voter (possibly the leader). */
   private membershipChange(): void {
-    const leader = this.leader();
+    // Mostly through the newest leader, sometimes through a deposed one that still believes it leads.
+    const leader = this.random.chance(0.7) ? this.leader() : this.proposalTarget();
     if (!leader) return;
+    if (!leader || leader.raw.raft.role !== 'leader') return;
     const conf = leader.raw.raft.conf();
     const members = new Set([...conf.voters, ...conf.learners]);
     const spare = [...this.nodes.keys()].find((id) => !members.has(id));

@@ -366,3 +366,19 @@ t.test('lease arithmetic: while the leader may serve from its lease, a quorum st
   }
   t.ok(checks > 100, `the lease was checked ${checks} times`);
 });
+
+t.test('ReadIndex: a deposed leader that has not noticed never answers a read from an old round', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  c.tickAll(1); // a confirmed round
+  c.isolate('n1');
+  c.tick(['n2', 'n3'], 40); // n1 does not tick, so it still believes it leads
+  const leader = c.leader();
+  t.ok(leader === 'n2' || leader === 'n3', `a new leader ${leader}`);
+  c.node(leader as string).propose(bytes('newer'));
+  c.stabilize();
+  t.equal(c.node('n1').status().role, 'leader', 'n1 has not noticed');
+  c.node('n1').readIndex('stale?', 'readIndex');
+  c.stabilize();
+  t.notOk(c.reads.get('n1')?.some((r) => r.id === 'stale?'), 'the read waits for a round sent after it arrived, which cannot be confirmed');
+});

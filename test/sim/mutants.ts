@@ -90,6 +90,11 @@ export const MUTANTS: readonly Mutant[] = [
     caughtBy: 'scripted tests',
     patches: [patch('config.js', 'return Math.floor(((config.electionTicks - 1) * (1 - drift)) / (1 + drift)) - 1;', 'return config.electionTicks - 1;')],
   },
+  {
+    name: 'a read joins a round sent before it arrived',
+    caughtBy: 'scripted tests',
+    patches: [patch('raft.js', 'read.round = round;', 'read.round = round - 1;')],
+  },
 ];
 
 /**
@@ -107,7 +112,6 @@ export const EXTRA_MUTANTS: readonly Mutant[] = [
     patches: [patch('raft.js', 'if (this.log.term(this.log.committed) !== this.term) {\n            return { ok: false, error: \'confChangePending\'', 'if (false) {\n            return { ok: false, error: \'confChangePending\'')],
   },
   { name: 'a truncated suffix keeps its configurations', caughtBy: 'simulator', patches: [patch('raft.js', 'this.truncateConfLog(conflict);', 'void conflict;')] },
-  { name: 'a read joins a round sent before it arrived', caughtBy: 'simulator', patches: [patch('raft.js', 'read.round = round;', 'read.round = round - 1;')] },
 ];
 
 export interface MutantOutcome {

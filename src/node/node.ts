@@ -5,7 +5,6 @@
 // snapshots by entry count, snapshot streaming, membership and leadership
 // transfer. It implements LedgerService for the HTTP layer.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { assert } from '../lib/assert.js';
 import { Prng } from '../lib/prng.js';
@@ -14,9 +13,8 @@ import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../raft/config.js';
 import { bootstrapLog, decodeConfChange } from '../raft/membership.js';
 import { RawNode } from '../raft/raw-node.js';
 import { NONE, type ConfChange, type Entry, type Message, type NodeId, type Ready, type SnapshotMeta } from '../raft/types.js';
-import { crc32c } from '../storage/crc32c.js';
 import { StorageFailedError } from '../storage/errors.js';
-import { RaftStorage } from '../storage/raft-storage.js';
+import { FileDriverStorage, sleep, systemScheduler, type DriverStorage, type Scheduler } from './driver-io.js';
 import type {
   ClusterStatus,
   LedgerService,
@@ -66,6 +64,12 @@ export interface LedgerNodeOptions {
   readonly maxPendingWrites: number;
   readonly transport: (handlers: TransportHandlers) => Transport;
   readonly clock: Clock;
+  /** Timers; the simulator passes a virtual one. Default: Node's. */
+  readonly scheduler?: Scheduler;
+  /** The Raft log's storage; default: the WAL under dataDir/raft. */
+  readonly storage?: DriverStorage;
+  /** The state machine; default: SQLite at dataDir/ledger.db. */
+  readonly ledger?: LedgerStateMachine;
   readonly logger: NodeLogger;
   readonly raftOverrides?: Partial<RaftConfig>;
 }
@@ -76,7 +80,7 @@ interface WriteWaiter {
   index: number;
   term: number;
   readonly resolve: (outcome: Outcome<WriteResult>) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: unknown;
 }
 
 interface ReadWaiter {
@@ -90,11 +94,6 @@ interface AppliedWaiter {
   readonly resolve: () => void;
 }
 
-interface StagedSnapshot {
-  readonly meta: SnapshotMeta;
-  readonly file: string;
-}
-
 const RETRY_AFTER_MS = 1000;
 /** Appends remembered per peer for the append-latency histogram. */
 const MAX_TIMED_APPENDS = 1024;
@@ -102,14 +101,15 @@ const MAX_PROPOSAL_BATCH = 4096;
 
 export class LedgerNode implements LedgerService {
   readonly nodeId: NodeId;
-  readonly storage: RaftStorage;
+  readonly storage: DriverStorage;
+  private readonly scheduler: Scheduler;
   readonly ledger: LedgerStateMachine;
   private readonly raw: RawNode;
   private readonly transport: Transport;
   private readonly peerUrls = new Map<NodeId, string>();
   private readonly options: LedgerNodeOptions;
 
-  private ticker: NodeJS.Timeout | undefined;
+  private ticker: unknown;
   private ticksDone = 0;
   private readonly startedAtMs: number;
   private running = false;
@@ -129,7 +129,6 @@ export class LedgerNode implements LedgerService {
   private freshAsOfMs = Number.NEGATIVE_INFINITY;
   private expiryProposedAtMs = Number.NEGATIVE_INFINITY;
   private readonly promotions = new Set<NodeId>();
-  private stagedSnapshot: StagedSnapshot | undefined;
   readonly metrics: NodeMetrics;
   private lastLeader: NodeId = NONE;
   private electionsCounted = 0;
@@ -142,11 +141,12 @@ export class LedgerNode implements LedgerService {
     this.options = options;
     this.nodeId = options.id;
     for (const [id, url] of options.peers) this.peerUrls.set(id, url);
-    this.storage = RaftStorage.open(path.join(options.dataDir, 'raft'), {
-      onLog: (event) => options.logger.warn({ event }, 'storage recovery'),
-    });
+    this.scheduler = options.scheduler ?? systemScheduler;
+    this.storage =
+      options.storage ??
+      FileDriverStorage.open(options.dataDir, { onLog: (event) => options.logger.warn({ event }, 'storage recovery') });
     if (!options.join && this.storage.lastIndex() === 0 && this.storage.hardState().term === 0) this.bootstrap();
-    this.ledger = LedgerStateMachine.open(path.join(options.dataDir, 'ledger.db'));
+    this.ledger = options.ledger ?? LedgerStateMachine.open(path.join(options.dataDir, 'ledger.db'));
     this.restoreLedgerIfBehindSnapshot();
     this.raw = new RawNode(
       {
@@ -157,7 +157,7 @@ export class LedgerNode implements LedgerService {
         ...options.raftOverrides,
         id: options.id,
         applied: this.ledger.appliedIndex(),
-        abstainUntilCaughtUp: this.storage.recovery.tailCut !== undefined,
+        abstainUntilCaughtUp: this.storage.recoveredWithLoss,
         random: new Prng(seedFrom(options.id, options.clock.wallMs())),
       },
       this.storage,
@@ -243,7 +243,7 @@ export class LedgerNode implements LedgerService {
   start(): void {
     assert(!this.running, 'node already started');
     this.running = true;
-    this.ticker = setInterval(() => this.onTimer(), Math.max(1, Math.floor(this.options.tickMs / 2)));
+    this.ticker = this.scheduler.setInterval(() => this.onTimer(), Math.max(1, Math.floor(this.options.tickMs / 2)));
     this.kick();
   }
 
@@ -274,7 +274,7 @@ export class LedgerNode implements LedgerService {
       this.options.logger.info({ moved: moved.ok }, 'handed leadership over before stopping');
     }
     this.running = false;
-    if (this.ticker) clearInterval(this.ticker);
+    if (this.ticker !== undefined) this.scheduler.clearInterval(this.ticker);
     for (const waiter of this.writeWaiters.values()) this.finishWrite(waiter, { ok: false, error: { code: 'shutting_down' } });
     for (const waiter of this.proposalQueue) this.finishWrite(waiter, { ok: false, error: { code: 'shutting_down' } });
     this.proposalQueue = [];
@@ -283,7 +283,7 @@ export class LedgerNode implements LedgerService {
       waiter.resolve(undefined);
     }
     await this.transport.close();
-    while (this.readyLoopActive) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (this.readyLoopActive) await sleep(this.scheduler, 5);
     await this.storage.close();
     this.ledger.close();
   }
@@ -343,7 +343,7 @@ export class LedgerNode implements LedgerService {
       this.proposalQueue = [];
       // Without a working disk this node can neither vote nor acknowledge: stop the protocol.
       this.running = false;
-      if (this.ticker) clearInterval(this.ticker);
+      if (this.ticker !== undefined) this.scheduler.clearInterval(this.ticker);
       return;
     }
     throw error;
@@ -365,7 +365,7 @@ export class LedgerNode implements LedgerService {
         continue;
       }
       try {
-        this.transport.sendSnapshot(m, this.storage.openSnapshotReader(m.snapshot?.index));
+        this.transport.sendSnapshot(m, this.storage.openSnapshotReader(m.snapshot?.index ?? this.storage.snapshotMeta().index));
       } catch (error) {
         this.options.logger.warn({ err: error, to: m.to }, 'cannot stream snapshot');
         this.raw.reportSnapshot(m.to, false);
@@ -503,14 +503,14 @@ export class LedgerNode implements LedgerService {
   private waitApplied(index: number, timeoutMs: number): Promise<boolean> {
     if (this.ledger.appliedIndex() >= index) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.scheduler.setTimeout(() => {
         this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter);
         resolve(false);
       }, timeoutMs);
       const waiter: AppliedWaiter = {
         index,
         resolve: () => {
-          clearTimeout(timer);
+          this.scheduler.clearTimeout(timer);
           resolve(true);
         },
       };
@@ -537,53 +537,15 @@ export class LedgerNode implements LedgerService {
     return applied;
   }
 
-  /** Receives a leader's snapshot into a staging file; it is installed when the core accepts it. */
+  /** Receives a leader's snapshot into storage's staging area; it is installed when the core accepts it. */
   private stageIncomingSnapshot(from: NodeId, meta: SnapshotMeta): SnapshotSink | undefined {
     if (!this.running) return undefined;
-    // One file per stream: two would-be leaders may stream at once.
-    const file = path.join(this.options.dataDir, `incoming-${meta.index}-${meta.term}-${from}.snap`);
-    const temporary = `${file}.part`;
-    const fd = openSync(temporary, 'w');
-    let crc = 0;
-    let open = true;
-    const close = (): void => {
-      if (open) closeSync(fd);
-      open = false;
-    };
     this.options.logger.info({ from, index: meta.index }, 'receiving snapshot');
-    return {
-      write: (chunk) => {
-        writeSync(fd, chunk);
-        crc = crc32c(chunk, crc);
-      },
-      commit: (expected) => {
-        if (crc !== expected) {
-          close();
-          rmSync(temporary, { force: true });
-          throw new Error(`snapshot from ${from} failed its checksum`);
-        }
-        fsyncSync(fd);
-        close();
-        renameSync(temporary, file);
-        const previous = this.stagedSnapshot;
-        if (previous && previous.file !== file) rmSync(previous.file, { force: true });
-        this.stagedSnapshot = { meta, file };
-      },
-      abort: () => {
-        close();
-        rmSync(temporary, { force: true });
-      },
-    };
+    return this.storage.stageSnapshot(from, meta);
   }
 
   private installSnapshot(meta: SnapshotMeta): void {
-    const staged = this.stagedSnapshot;
-    assert(staged !== undefined && staged.meta.index === meta.index && staged.meta.term === meta.term, `snapshot ${meta.index} was not received`);
-    const data = readFileSync(staged.file);
-    this.storage.installSnapshot(meta, data);
-    this.ledger.restore(data);
-    rmSync(staged.file, { force: true });
-    this.stagedSnapshot = undefined;
+    this.ledger.restore(this.storage.installStagedSnapshot(meta));
     this.options.logger.info({ index: meta.index }, 'installed snapshot from the leader');
   }
 
@@ -624,7 +586,7 @@ export class LedgerNode implements LedgerService {
         index: 0,
         term: 0,
         resolve,
-        timer: setTimeout(() => {
+        timer: this.scheduler.setTimeout(() => {
           this.proposalQueue = this.proposalQueue.filter((w) => w !== waiter);
           this.finishWrite(waiter, { ok: false, error: { code: 'commit_timeout', index: waiter.index || undefined } });
         }, timeoutMs),
@@ -634,7 +596,7 @@ export class LedgerNode implements LedgerService {
       // Group commit: every write that arrives in this turn of the event loop goes in one batch.
       if (!this.proposalFlushScheduled) {
         this.proposalFlushScheduled = true;
-        setImmediate(() => this.flushProposals());
+        this.scheduler.defer(() => this.flushProposals());
       }
     });
   }
@@ -664,7 +626,7 @@ export class LedgerNode implements LedgerService {
   }
 
   private finishWrite(waiter: WriteWaiter, outcome: Outcome<WriteResult>): void {
-    clearTimeout(waiter.timer);
+    this.scheduler.clearTimeout(waiter.timer);
     if (waiter.index > 0 && this.writeWaiters.get(waiter.index) === waiter) this.writeWaiters.delete(waiter.index);
     this.pendingWriteCount = Math.max(0, this.pendingWriteCount - 1);
     waiter.resolve(outcome);
@@ -736,7 +698,7 @@ export class LedgerNode implements LedgerService {
     for (;;) {
       const index = await this.readIndex(mode, remaining());
       if (index !== undefined || remaining() <= 0 || !this.running) return index;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(this.options.tickMs, remaining())));
+      await sleep(this.scheduler, Math.min(this.options.tickMs, remaining()));
     }
   }
 
@@ -746,9 +708,9 @@ export class LedgerNode implements LedgerService {
     const id = `${this.nodeId}:${this.nextReadId++}`;
     const requestedAtMs = this.options.clock.monotonicMs();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => finish(undefined), timeoutMs);
+      const timer = this.scheduler.setTimeout(() => finish(undefined), timeoutMs);
       const finish = (index: number | undefined): void => {
-        clearTimeout(timer);
+        this.scheduler.clearTimeout(timer);
         this.readWaiters.delete(id);
         if (index !== undefined) void this.noteFreshness(index, requestedAtMs);
         resolve(index);
@@ -862,7 +824,7 @@ export class LedgerNode implements LedgerService {
     while (this.options.clock.monotonicMs() < deadline) {
       const now = this.raw.status();
       if (now.lead !== this.nodeId && now.lead !== NONE) return { ok: true, value: { leader: now.lead } };
-      await new Promise((resolve) => setTimeout(resolve, this.options.tickMs));
+      await sleep(this.scheduler, this.options.tickMs);
     }
     return { ok: false, error: { code: 'cluster_change_refused', message: `leadership did not move to ${target} in time` } };
   }

@@ -1,0 +1,167 @@
+// The driver's I/O as small interfaces, so that the simulator can run the
+// same LedgerNode with a virtual clock and timers, in-memory storage and a
+// simulated network: Scheduler (timers), DriverStorage (the Raft log, hard
+// state and snapshot files, including the staging of a snapshot being
+// received), plus Clock and Transport defined beside the node. The real
+// implementations are here too.
+
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { assert } from '../lib/assert.js';
+import type { LogStorage } from '../raft/storage.js';
+import type { Entry, HardState, NodeId, Snapshot, SnapshotMeta } from '../raft/types.js';
+import { crc32c } from '../storage/crc32c.js';
+import { RaftStorage, type RaftStorageOptions } from '../storage/raft-storage.js';
+import type { SnapshotSink, SnapshotSource } from './transport.js';
+
+/** Timers. `defer` runs a function after the current turn (group commit). */
+export interface Scheduler {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+  defer(fn: () => void): void;
+}
+
+export const systemScheduler: Scheduler = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
+  defer: (fn) => setImmediate(fn),
+};
+
+export function sleep(scheduler: Scheduler, ms: number): Promise<void> {
+  return new Promise((resolve) => scheduler.setTimeout(resolve, ms));
+}
+
+/** What the driver reads and writes of the durable Raft state. */
+export interface DriverStorage extends LogStorage {
+  hardState(): HardState;
+  /** Recovery cut a damaged tail: acknowledged entries may be gone. */
+  readonly recoveredWithLoss: boolean;
+  append(entries: readonly Entry[]): void;
+  setHardState(hardState: HardState): void;
+  /** One fsync for everything written before the call. */
+  sync(): Promise<void>;
+  syncNow(): void;
+  /** Our own snapshot at an applied index; compacts the log below it. */
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void;
+  loadSnapshot(): Snapshot | undefined;
+  openSnapshotReader(index: number): SnapshotSource;
+  /** Receives a leader's snapshot; kept aside until the core accepts it. */
+  stageSnapshot(from: NodeId, meta: SnapshotMeta): SnapshotSink;
+  /** Installs the staged snapshot (discarding the log) and returns its data for the state machine. */
+  installStagedSnapshot(meta: SnapshotMeta): Uint8Array;
+  close(): Promise<void>;
+}
+
+/** DriverStorage on real files: the WAL (src/storage) plus a staging file for incoming snapshots. */
+export class FileDriverStorage implements DriverStorage {
+  private staged: { meta: SnapshotMeta; file: string } | undefined;
+
+  private constructor(
+    private readonly raft: RaftStorage,
+    private readonly stagingDir: string,
+  ) {}
+
+  static open(dataDir: string, options: RaftStorageOptions): FileDriverStorage {
+    return new FileDriverStorage(RaftStorage.open(path.join(dataDir, 'raft'), options), dataDir);
+  }
+
+  get recoveredWithLoss(): boolean {
+    return this.raft.recovery.tailCut !== undefined;
+  }
+
+  initialState(): ReturnType<LogStorage['initialState']> {
+    return this.raft.initialState();
+  }
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    return this.raft.entries(lo, hi, maxBytes);
+  }
+  term(index: number): number | undefined {
+    return this.raft.term(index);
+  }
+  firstIndex(): number {
+    return this.raft.firstIndex();
+  }
+  lastIndex(): number {
+    return this.raft.lastIndex();
+  }
+  snapshotMeta(): SnapshotMeta {
+    return this.raft.snapshotMeta();
+  }
+  hardState(): HardState {
+    return this.raft.hardState();
+  }
+  append(entries: readonly Entry[]): void {
+    this.raft.append(entries);
+  }
+  setHardState(hardState: HardState): void {
+    this.raft.setHardState(hardState);
+  }
+  sync(): Promise<void> {
+    return this.raft.sync();
+  }
+  syncNow(): void {
+    this.raft.syncNow();
+  }
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
+    this.raft.saveSnapshot(meta, data);
+  }
+  loadSnapshot(): Snapshot | undefined {
+    return this.raft.loadSnapshot();
+  }
+  openSnapshotReader(index: number): SnapshotSource {
+    return this.raft.openSnapshotReader(index);
+  }
+
+  stageSnapshot(from: NodeId, meta: SnapshotMeta): SnapshotSink {
+    // One file per stream: two would-be leaders may stream at once.
+    const file = path.join(this.stagingDir, `incoming-${meta.index}-${meta.term}-${from}.snap`);
+    const temporary = `${file}.part`;
+    const fd = openSync(temporary, 'w');
+    let crc = 0;
+    let open = true;
+    const close = (): void => {
+      if (open) closeSync(fd);
+      open = false;
+    };
+    return {
+      write: (chunk) => {
+        writeSync(fd, chunk);
+        crc = crc32c(chunk, crc);
+      },
+      commit: (expected) => {
+        if (crc !== expected) {
+          close();
+          rmSync(temporary, { force: true });
+          throw Object.assign(new Error(`snapshot from ${from} failed its checksum`), { code: 'SNAPSHOT_CHECKSUM_MISMATCH' });
+        }
+        fsyncSync(fd);
+        close();
+        renameSync(temporary, file);
+        if (this.staged && this.staged.file !== file) rmSync(this.staged.file, { force: true });
+        this.staged = { meta, file };
+      },
+      abort: () => {
+        close();
+        rmSync(temporary, { force: true });
+      },
+    };
+  }
+
+  installStagedSnapshot(meta: SnapshotMeta): Uint8Array {
+    const staged = this.staged;
+    assert(staged !== undefined && staged.meta.index === meta.index && staged.meta.term === meta.term, `snapshot ${meta.index} was not received`);
+    const data = readFileSync(staged.file);
+    this.raft.installSnapshot(meta, data);
+    rmSync(staged.file, { force: true });
+    this.staged = undefined;
+    return data;
+  }
+
+  close(): Promise<void> {
+    return this.raft.close();
+  }
+}

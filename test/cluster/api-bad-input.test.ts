@@ -112,9 +112,7 @@ let leader: NodeProcess;
 let follower: NodeProcess;
 
 t.before(async () => {
-  await cluster.start(['n1', 'n2', 'n3'], ['--election-ticks', '50']);
-  leader = await cluster.waitForLeader();
-  follower = cluster.followersOf(leader)[0] as NodeProcess;
+  ({ leader, followers: [follower] } = await cluster.startStableTrio());
   const setup = await call(leader.url, 'POST', '/v1/accounts', { accounts: [{ id: 'a', ledger: 'USD' }, { id: 'b', ledger: 'USD' }] });
   if (setup.status !== 200) throw new Error(`setup: ${describeAnswer(setup)}`);
 });
@@ -141,6 +139,13 @@ async function send(t: Test, node: NodeProcess, bad: BadRequest): Promise<Answer
   }
 }
 
+/** Error answers whose body has no `details` object, which the contract's error body shows on every error. */
+const withoutDetails = new Set<string>();
+function noteDetails(answer: Answer): void {
+  const details: unknown = answer.body?.error?.details;
+  if (typeof details !== 'object' || details === null || Array.isArray(details)) withoutDetails.add(`${answer.status} ${answer.body?.error?.code}`);
+}
+
 function checkAnswer(t: Test, bad: BadRequest, answer: Answer, where: string): void {
   const what = `${bad.name} on ${where}`;
   t.equal(answer.status, bad.status, `${what}: ${describeAnswer(answer)}`);
@@ -148,6 +153,7 @@ function checkAnswer(t: Test, bad: BadRequest, answer: Answer, where: string): v
   t.ok(typeof answer.body?.error?.message === 'string' && answer.body.error.message.length > 10, `${what}: a message that says what is wrong`);
   t.same(Object.keys(answer.body ?? {}), ['error'], `${what}: only the error body`);
   for (const header of RAFT_HEADERS) t.ok(answer.headers[header] !== undefined, `${what}: ${header}`);
+  noteDetails(answer);
   if (bad.status === 400 && bad.code.startsWith('invalid_')) {
     const issues = answer.body?.error?.details?.issues as { path: string; code: string; message: string }[] | undefined;
     t.ok(Array.isArray(issues) && issues.length > 0, `${what}: details.issues`);
@@ -175,3 +181,9 @@ for (const role of ['leader', 'follower'] as const) {
     }
   });
 }
+
+t.test('every error body carries details, as the contract shows it', async (t) => {
+  t.same([...withoutDetails].sort(), [], `answered without error.details: ${[...withoutDetails].sort().join(', ')}`, {
+    todo: 'reported bug: some error bodies have no "details" object; the contract shows {"error": {code, message, details}}',
+  });
+});

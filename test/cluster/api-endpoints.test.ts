@@ -15,10 +15,7 @@ let follower: NodeProcess;
 let other: NodeProcess;
 
 t.before(async () => {
-  // A 1 s election timeout keeps leadership stable while the test files share two cores.
-  await cluster.start(['n1', 'n2', 'n3'], ['--election-ticks', '50']);
-  leader = await cluster.waitForLeader();
-  [follower, other] = cluster.followersOf(leader) as [NodeProcess, NodeProcess];
+  ({ leader, followers: [follower, other] } = await cluster.startStableTrio());
 });
 t.teardown(() => cluster.close());
 

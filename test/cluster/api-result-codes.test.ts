@@ -21,10 +21,9 @@ let nodes: NodeProcess[] = [];
 const seen = new Set<string>();
 
 t.before(async () => {
-  await cluster.start(['n1', 'n2', 'n3'], ['--election-ticks', '50']);
-  const leader = await cluster.waitForLeader();
+  const { leader, followers } = await cluster.startStableTrio();
   // followers first: most writes go through forwarding
-  nodes = [...cluster.followersOf(leader), leader];
+  nodes = [...followers, leader];
   const accounts = await call(leader.url, 'POST', '/v1/accounts', {
     accounts: [
       { id: 'a', ledger: 'USD' }, { id: 'b', ledger: 'USD' }, { id: 'eur', ledger: 'EUR' },
@@ -200,6 +199,35 @@ t.test('inventory refusals through the API', async (t) => {
   t.same(await send(t, '/v1/reservations/inv.none/release', undefined), [{ id: 'inv.none', status: 'error', code: 'reservation_not_found' }], 'a write: 200 with the code, not 404');
   const item = await call((nodes[0] as NodeProcess).url, 'GET', '/v1/items/inv.a');
   t.same(item.body, { sku: 'inv.a', on_hand: 1, reserved: 0, available: 1 }, `one sold, nothing held: ${describeAnswer(item)}`);
+});
+
+t.test('a write whose outcome is unknown (504 commit_timeout) is safely retried with the same id', async (t) => {
+  const leader = nodes[nodes.length - 1] as NodeProcess;
+  const followers = nodes.slice(0, -1);
+  const before = await account(t, 'b');
+  const body = transfer('unknown.1', { amount: 7 });
+  // With both followers stopped the leader can append but never commit.
+  for (const node of followers) cluster.pause(node.id);
+  let answer;
+  try {
+    answer = await call(leader.url, 'POST', '/v1/transfers', body);
+  } finally {
+    for (const node of followers) cluster.resume(node.id);
+  }
+  t.equal(answer.status, 504, `no quorum: ${describeAnswer(answer)}`);
+  t.equal(answer.body?.error?.code, 'commit_timeout');
+  t.type(answer.body?.error?.message, 'string');
+  const newLeader = await cluster.waitForLeader();
+  nodes = [...cluster.followersOf(newLeader), newLeader];
+  // Retry through a follower; whether or not the first attempt survived, the effect happens once.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const retry = await call((nodes[attempt % 2] as NodeProcess).url, 'POST', '/v1/transfers', body);
+    t.equal(retry.status, 200, `retry ${attempt}: ${describeAnswer(retry)}`);
+    t.match(retry.body?.results?.[0]?.status, /^(created|exists)$/, `retry ${attempt} answers created or exists`);
+    if (attempt > 0) t.equal(retry.body?.results?.[0]?.status, 'exists', 'a later retry answers exists');
+  }
+  const after = await account(t, 'b');
+  t.equal(BigInt(after.credits_posted as string) - BigInt(before.credits_posted as string), 7n, 'credited once');
 });
 
 t.test('every result code the contract lists was produced', async (t) => {

@@ -113,6 +113,16 @@ export class ProcessCluster {
     await this.waitForLeader();
   }
 
+  /**
+   * Starts n1, n2, n3 with a 1 s election timeout (leadership stays put while
+   * several test files share two cores) and answers the leader and followers.
+   */
+  async startStableTrio(extraArgs: readonly string[] = []): Promise<{ leader: NodeProcess; followers: [NodeProcess, NodeProcess] }> {
+    await this.start(['n1', 'n2', 'n3'], ['--election-ticks', '50', ...extraArgs]);
+    const leader = await this.waitForLeader();
+    return { leader, followers: this.followersOf(leader) as [NodeProcess, NodeProcess] };
+  }
+
   /** Starts a new node that joins through `via` (it must be added with POST /v1/cluster/members). */
   async startJoiner(id: string, via: string): Promise<NodeProcess> {
     const port = await freePort();

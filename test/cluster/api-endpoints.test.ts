@@ -226,6 +226,20 @@ t.test('a pending transfer expires via timeout_ms with no other traffic', async 
   t.ok(expiryIndex > created.index, `an entry after the transfer carried the expiry (index ${expiryIndex}, commit ${status.body.commit_index})`);
 });
 
+t.test('a hold due after a leadership transfer is expired by the new leader', async (t) => {
+  await write(t, leader, '/v1/accounts', { accounts: [{ id: 'lx.a', ledger: 'USD' }, { id: 'lx.b', ledger: 'USD' }] });
+  await write(t, leader, '/v1/transfers', { id: 'lx.p', debit_account_id: 'lx.a', credit_account_id: 'lx.b', amount: 3, ledger: 'USD', pending: true, timeout_ms: 1000 });
+  const moved = await call(follower.url, 'POST', '/v1/cluster/leadership', { to: follower.id });
+  t.equal(moved.status, 200, `leadership to ${follower.id}: ${describeAnswer(moved)}`);
+  t.same(moved.body, { leader: follower.id });
+  [leader, follower] = [follower, leader];
+  const view = await read(t, leader, '/v1/cluster');
+  t.equal(view.body.role, 'leader', `${leader.id} leads now`);
+  const expired = await pollUntil(other, '/v1/transfers/lx.p', (a) => a.body?.status === 'expired', 6000);
+  t.equal(expired.body?.status, 'expired', `expired by the new leader: ${describeAnswer(expired)}`);
+  t.match((await read(t, other, '/v1/accounts/lx.a')).body, { debits_pending: '0', debits_posted: '0' });
+});
+
 t.test('items, adjust (idempotent by id), reservations: hold, confirm, release', async (t) => {
   const items = await write(t, follower, '/v1/items', { items: [{ sku: 'it.apple', on_hand: 10, metadata: { colour: 'red' } }, { sku: 'it.pear', on_hand: 3 }] });
   t.same(items.results, [{ sku: 'it.apple', status: 'created' }, { sku: 'it.pear', status: 'created' }]);

@@ -278,3 +278,46 @@ t.test('every error body carries details, as the contract shows it', async (t) =
     todo: 'reported bug: some error bodies have no "details" object; the contract shows {"error": {code, message, details}}',
   });
 });
+
+/** The node among `nodes` that says it leads (the others must be reachable), within `timeoutMs`. */
+async function leaderAmong(nodes: readonly NodeProcess[], timeoutMs: number): Promise<NodeProcess | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const node of nodes) if ((await clusterView(node)).leader === node.id) return node;
+    await sleep(50);
+  }
+  return undefined;
+}
+
+t.test('a leader stopped past an election and resumed serves no stale read at any level', async (t) => {
+  const old = await cluster.waitForLeader();
+  const others = cluster.followersOf(old);
+  cluster.pause(old.id);
+  let write: Answer | undefined;
+  try {
+    const successor = await leaderAmong(others, 10_000);
+    t.ok(successor, 'the two others elect a leader');
+    if (successor) write = await call(successor.url, 'POST', '/v1/transfers', newTransfer());
+  } finally {
+    cluster.resume(old.id);
+  }
+  t.equal(write?.status, 200, `a write through the new leader: ${write ? describeAnswer(write) : ''}`);
+  if (write?.status !== 200) return;
+  const id = write.body.results[0].id as string;
+  const index = write.body.index as number;
+  // At once, before the old leader has heard of the new term: every level must include the write or refuse.
+  const levels = ['consistency=lease', 'consistency=linearizable', 'consistency=stale&max_staleness_ms=100', `consistency=stale&min_index=${index}`];
+  const answers = await Promise.all(levels.map((query) => call(old.url, 'GET', `/v1/transfers/${id}?${query}`)));
+  for (const [i, answer] of answers.entries()) {
+    const what = `${levels[i]} on the old leader ${old.id}: ${describeAnswer(answer)}`;
+    if (answer.status === 503) {
+      t.match(answer.headers['retry-after'], /^[1-9][0-9]*$/, `${what} (refused, with Retry-After)`);
+      continue;
+    }
+    t.equal(answer.status, 200, what);
+    t.equal(answer.body?.status, 'posted', `${levels[i]}: the write is seen`);
+    t.ok(Number(answer.headers['x-raft-index']) >= index, `${levels[i]}: X-Raft-Index covers it`);
+  }
+  leader = await cluster.waitForLeader();
+  [follower, other] = cluster.followersOf(leader) as [NodeProcess, NodeProcess];
+});

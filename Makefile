@@ -34,11 +34,14 @@ run: build
 sim: build
 	node dist/test/sim/cli.js --seeds $(SIM_SEEDS) --steps $(SIM_STEPS) --nodes 3
 	node dist/test/sim/cli.js --seeds $(SIM_SEEDS) --steps $(SIM_STEPS) --nodes 5
+	node dist/test/sim/cli.js --driver --seeds $(SIM_SEEDS) --steps $(SIM_STEPS) --nodes 3
 
 # A long sweep for nightly runs: thousands of seeds on both cluster sizes.
 sim-long: build
 	node dist/test/sim/cli.js --seeds 1..5000 --steps 5000 --nodes 3
 	node dist/test/sim/cli.js --seeds 1..5000 --steps 5000 --nodes 5
+	node dist/test/sim/cli.js --driver --seeds 1..2000 --steps 5000 --nodes 3
+	node dist/test/sim/cli.js --driver --seeds 1..1000 --steps 5000 --nodes 5
 
 clean:
 	rm -rf dist

@@ -554,7 +554,7 @@ export class LedgerNode implements LedgerService {
   write(command: Command, timeoutMs: number): Promise<Outcome<WriteResult>> {
     const refused = this.refuseWrite();
     if (refused) return Promise.resolve({ ok: false, error: refused });
-    const data = encodeEntry({ timeMs: this.options.clock.wallMs(), command });
+    const data = encodeEntry({ timeMs: Math.floor(this.options.clock.wallMs()), command });
     return this.enqueueProposal(data, timeoutMs);
   }
 

@@ -1,8 +1,10 @@
-// npm run sim -- --seeds A..B --steps N [--nodes 3|5] [--verbose] [--trace SEED]
-// Runs the deterministic simulator on a range of seeds and ends with the line
+// npm run sim -- --seeds A..B --steps N [--nodes 3|5] [--driver] [--verbose] [--trace]
+// Runs the deterministic simulator on a range of seeds (with --driver: the real
+// node driver and SQLite ledger on virtual time, --steps its ms of faults) and ends with the line
 // `sim: P passed, F failed`; exits non-zero if any seed failed. A failing seed
 // prints the tail of its trace and the command that replays it exactly.
 
+import { runDriverSeed } from './driver-simulation.js';
 import { runSeed, type SimResult } from './simulation.js';
 
 interface CliOptions {
@@ -12,10 +14,11 @@ interface CliOptions {
   nodes: number;
   verbose: boolean;
   traceAll: boolean;
+  driver: boolean;
 }
 
 function parseArgs(argv: readonly string[]): CliOptions {
-  const options: CliOptions = { seedFrom: 1, seedTo: 100, steps: 3000, nodes: 3, verbose: false, traceAll: false };
+  const options: CliOptions = { seedFrom: 1, seedTo: 100, steps: 3000, nodes: 3, verbose: false, traceAll: false, driver: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -46,6 +49,9 @@ function parseArgs(argv: readonly string[]): CliOptions {
       case '--trace':
         options.traceAll = true;
         break;
+      case '--driver':
+        options.driver = true;
+        break;
       default:
         usage(`unknown argument ${String(arg)}`);
     }
@@ -60,7 +66,7 @@ function positiveInt(text: string, flag: string): number {
 }
 
 function usage(problem: string): never {
-  process.stderr.write(`sim: ${problem}\nusage: sim --seeds A..B [--steps N] [--nodes 3|5] [--verbose] [--trace]\n`);
+  process.stderr.write(`sim: ${problem}\nusage: sim --seeds A..B [--steps N] [--nodes 3|5] [--driver] [--verbose] [--trace]\n`);
   process.exit(2);
 }
 
@@ -73,8 +79,33 @@ function describe(result: SimResult): string {
   );
 }
 
+async function runDriver(options: CliOptions): Promise<void> {
+  let passed = 0;
+  let failed = 0;
+  for (let seed = options.seedFrom; seed <= options.seedTo; seed++) {
+    const result = await runDriverSeed({ seed, nodes: options.nodes, durationMs: options.steps });
+    const line = `seed ${seed}: ${result.ok ? 'ok' : 'FAILED'} — ${result.acknowledged} writes acknowledged, ${result.readsChecked} reads checked, ${result.crashes} crashes`;
+    if (result.ok) {
+      passed++;
+      if (options.verbose) console.log(line);
+      continue;
+    }
+    failed++;
+    console.log(`${line}\n  ${result.error}`);
+    for (const traceLine of result.trace.slice(-60)) console.log(`    ${traceLine}`);
+    console.log(`  replay: npm run sim -- --driver --seeds ${seed} --steps ${options.steps} --nodes ${options.nodes}`);
+  }
+  console.log(`(driver, ${options.nodes} nodes, ${options.steps} ms of faults per seed)`);
+  console.log(`sim: ${passed} passed, ${failed} failed`);
+  process.exitCode = failed > 0 ? 1 : 0;
+}
+
 function main(): void {
   const options = parseArgs(process.argv.slice(2));
+  if (options.driver) {
+    void runDriver(options);
+    return;
+  }
   let passed = 0;
   let failed = 0;
   const started = Date.now();

@@ -1,0 +1,126 @@
+// DriverStorage in memory for the driver simulation, with crash semantics: a
+// sync makes what was written before it durable after a simulated fsync
+// delay, and `durableCopy()` is exactly what a crash at this instant keeps.
+
+import { assert } from '../../src/lib/assert.js';
+import type { DriverStorage } from '../../src/node/driver-io.js';
+import type { SnapshotSink, SnapshotSource } from '../../src/node/transport.js';
+import { MemoryStorage } from '../../src/raft/memory-storage.js';
+import type { ConfState, Entry, HardState, NodeId, Snapshot, SnapshotMeta } from '../../src/raft/types.js';
+import { crc32c } from '../../src/storage/crc32c.js';
+
+export class MemoryDriverStorage implements DriverStorage {
+  readonly recoveredWithLoss = false;
+  private staged: { meta: SnapshotMeta; data: Uint8Array } | undefined;
+
+  constructor(
+    private current: MemoryStorage,
+    private durable: MemoryStorage,
+    /** Schedules the completion of an fsync (the simulation picks the delay). */
+    private readonly fsync: (done: () => void) => void,
+  ) {}
+
+  static fresh(fsync: (done: () => void) => void, bootstrap?: readonly string[]): MemoryDriverStorage {
+    const storage = bootstrap ? MemoryStorage.bootstrap(bootstrap) : new MemoryStorage();
+    return new MemoryDriverStorage(storage, storage.clone(), fsync);
+  }
+
+  /** What survives a crash now, as the storage a restarted node opens. */
+  durableCopy(fsync: (done: () => void) => void): MemoryDriverStorage {
+    return new MemoryDriverStorage(this.durable.clone(), this.durable.clone(), fsync);
+  }
+
+  initialState(): { hardState: HardState; conf: ConfState } {
+    return this.current.initialState();
+  }
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    return this.current.entries(lo, hi, maxBytes);
+  }
+  term(index: number): number | undefined {
+    return this.current.term(index);
+  }
+  firstIndex(): number {
+    return this.current.firstIndex();
+  }
+  lastIndex(): number {
+    return this.current.lastIndex();
+  }
+  snapshotMeta(): SnapshotMeta {
+    return this.current.snapshotMeta();
+  }
+  hardState(): HardState {
+    return this.current.hardState;
+  }
+  append(entries: readonly Entry[]): void {
+    this.current.append(entries);
+  }
+  setHardState(hardState: HardState): void {
+    this.current.setHardState(hardState);
+  }
+
+  sync(): Promise<void> {
+    const image = this.current.clone();
+    return new Promise((resolve) =>
+      this.fsync(() => {
+        this.durable = image;
+        resolve();
+      }),
+    );
+  }
+
+  syncNow(): void {
+    this.durable = this.current.clone();
+  }
+
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
+    // Written and synced before it returns, like the snapshot file.
+    this.current.compact(meta, data);
+    if (this.durable.lastIndex() >= meta.index && this.durable.term(meta.index) === meta.term) this.durable.compact(meta, data);
+  }
+
+  loadSnapshot(): Snapshot | undefined {
+    const meta = this.current.snapshotMeta();
+    return meta.index === 0 ? undefined : { meta, data: this.current.snapshotData };
+  }
+
+  openSnapshotReader(index: number): SnapshotSource {
+    const meta = this.current.snapshotMeta();
+    if (meta.index !== index) throw new Error(`snapshot ${index} is gone (latest ${meta.index})`);
+    const data = this.current.snapshotData;
+    return {
+      meta,
+      dataBytes: data.byteLength,
+      dataCrc32c: crc32c(data),
+      read: (offset, length) => data.subarray(offset, offset + length),
+      close: () => {},
+    };
+  }
+
+  stageSnapshot(_from: NodeId, meta: SnapshotMeta): SnapshotSink {
+    const chunks: Uint8Array[] = [];
+    return {
+      write: (chunk) => {
+        chunks.push(Uint8Array.from(chunk));
+      },
+      commit: (expected) => {
+        const data = Buffer.concat(chunks);
+        if (crc32c(data) !== expected) throw new Error('snapshot checksum mismatch');
+        this.staged = { meta, data };
+      },
+      abort: () => {
+        chunks.length = 0;
+      },
+    };
+  }
+
+  installStagedSnapshot(meta: SnapshotMeta): Uint8Array {
+    const staged = this.staged;
+    assert(staged !== undefined && staged.meta.index === meta.index && staged.meta.term === meta.term, `snapshot ${meta.index} was not received`);
+    this.staged = undefined;
+    this.current.installSnapshot(meta, staged.data);
+    this.durable.installSnapshot(meta, staged.data);
+    return staged.data;
+  }
+
+  async close(): Promise<void> {}
+}

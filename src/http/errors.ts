@@ -71,7 +71,8 @@ export interface ApiError {
 }
 
 export interface ErrorBody {
-  error: { code: string; message: string; details?: Readonly<Record<string, unknown>> };
+  /** `details` is always an object (empty when there is nothing more to say), as the contract shows it. */
+  error: { code: string; message: string; details: Readonly<Record<string, unknown>> };
 }
 
 interface ErrorExtras {
@@ -97,7 +98,7 @@ export function apiError(code: ErrorCode, what: string, extras: ErrorExtras = {}
 
 export function errorBody(error: ApiError): ErrorBody {
   return {
-    error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) },
+    error: { code: error.code, message: error.message, details: error.details ?? {} },
   };
 }
 

@@ -45,6 +45,6 @@ t.test('in-flight requests finish; later ones on the same connection get shuttin
   t.match(second, /^HTTP\/1\.1 503 /);
   t.match(second, /\r\nretry-after: 1\r\n/i);
   t.match(second, /\r\nx-raft-term: 3\r\n/i);
-  t.match(second, /\{"error":\{"code":"shutting_down","message":"[^"]+"\}\}$/);
+  t.match(second, /\{"error":\{"code":"shutting_down","message":"[^"]+","details":\{\}\}\}$/);
   t.equal(service.machine.appliedIndex(), 1);
 });

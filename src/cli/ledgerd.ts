@@ -121,6 +121,7 @@ async function main(): Promise<void> {
     bodyLimitBytes: config.bodyLimitBytes,
     logLevel: config.logLevel,
     extensions,
+    ...(config.tlsCa ? { forwardCa: readFileSync(config.tlsCa) } : {}),
     ...(https ? { https } : {}),
   });
   const servers = [app];

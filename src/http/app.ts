@@ -58,6 +58,8 @@ export interface BuildAppOptions {
   readonly logStream?: DestinationStream;
   /** Serve HTTPS with this certificate and key (PEM) instead of plain HTTP. */
   readonly https?: { readonly cert: Buffer | string; readonly key: Buffer | string };
+  /** CA that verifies the leader's https URL when forwarding (default: the system's CAs). */
+  readonly forwardCa?: string | Buffer;
   /** Metrics plugin, peer RPC routes: see AppExtension. */
   readonly extensions?: readonly AppExtension[];
 }
@@ -89,7 +91,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
       return sendError(reply, frameworkError(error, bodyLimit));
     },
   });
-  const forwarder = new Forwarder(options.service.nodeId, forwardTimeoutMs);
+  const forwarder = new Forwarder(options.service.nodeId, forwardTimeoutMs, options.forwardCa);
   const context: RouteContext = { service: options.service, forwarder, authenticator: new Authenticator(options.tokens ?? []), limits };
   let closing = false;
 

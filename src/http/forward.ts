@@ -43,8 +43,13 @@ type Forwarded = { readonly ok: true; readonly answer: ForwardedAnswer } | { rea
 export class Forwarder {
   private readonly agent: Agent;
 
-  constructor(private readonly nodeId: string, private readonly timeoutMs: number) {
-    this.agent = new Agent({ connect: { timeout: timeoutMs }, keepAliveTimeout: 10_000 });
+  constructor(
+    private readonly nodeId: string,
+    private readonly timeoutMs: number,
+    /** CA certificates that verify the leader's https URL (the cluster's own CA). */
+    ca?: string | Buffer,
+  ) {
+    this.agent = new Agent({ connect: { timeout: timeoutMs, ...(ca === undefined ? {} : { ca }) }, keepAliveTimeout: 10_000 });
   }
 
   async close(): Promise<void> {

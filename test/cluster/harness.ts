@@ -46,10 +46,17 @@ async function answerOf(response: Dispatcher.ResponseData): Promise<Answer> {
   return { status: response.statusCode, body: parsed, headers };
 }
 
+/** Headers every `call` sends (a secured cluster's bearer token). */
+let defaultHeaders: Record<string, string> = {};
+
+export function setDefaultHeaders(headers: Record<string, string>): void {
+  defaultHeaders = { ...headers };
+}
+
 export async function call(url: string, method: 'GET' | 'POST' | 'DELETE', pathAndQuery: string, body?: unknown, rawBody?: string): Promise<Answer> {
   const response = await request(new URL(pathAndQuery, url), {
     method,
-    headers: body !== undefined || rawBody !== undefined ? { 'content-type': 'application/json' } : {},
+    headers: { ...defaultHeaders, ...(body !== undefined || rawBody !== undefined ? { 'content-type': 'application/json' } : {}) },
     ...(rawBody !== undefined ? { body: rawBody } : body !== undefined ? { body: JSON.stringify(body) } : {}),
     headersTimeout: 20_000,
     bodyTimeout: 20_000,
@@ -99,6 +106,8 @@ export interface NodeProcess {
 
 export class ProcessCluster {
   readonly root = mkdtempSync(path.join(tmpdir(), 'ledger-cluster-'));
+  /** https for a cluster started with --tls-cert/--tls-key. */
+  scheme: 'http' | 'https' = 'http';
   readonly nodes = new Map<string, NodeProcess>();
   private peersArg = '';
 
@@ -106,7 +115,7 @@ export class ProcessCluster {
   async start(ids: readonly string[], extraArgs: readonly string[] = []): Promise<void> {
     for (const id of ids) {
       const port = await freePort();
-      this.nodes.set(id, { id, port, url: `http://127.0.0.1:${port}`, dataDir: path.join(this.root, id), child: undefined, log: [] });
+      this.nodes.set(id, { id, port, url: `${this.scheme}://127.0.0.1:${port}`, dataDir: path.join(this.root, id), child: undefined, log: [] });
     }
     this.peersArg = ids.map((id) => `${id}=${(this.nodes.get(id) as NodeProcess).url}`).join(',');
     for (const id of ids) this.spawn(id, ['--peers', this.peersArg, ...extraArgs]);
@@ -126,7 +135,7 @@ export class ProcessCluster {
   /** Starts a new node that joins through `via` (it must be added with POST /v1/cluster/members). */
   async startJoiner(id: string, via: string): Promise<NodeProcess> {
     const port = await freePort();
-    const node: NodeProcess = { id, port, url: `http://127.0.0.1:${port}`, dataDir: path.join(this.root, id), child: undefined, log: [] };
+    const node: NodeProcess = { id, port, url: `${this.scheme}://127.0.0.1:${port}`, dataDir: path.join(this.root, id), child: undefined, log: [] };
     this.nodes.set(id, node);
     this.spawn(id, ['--join', via]);
     await this.waitHealthy(node);

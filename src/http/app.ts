@@ -35,6 +35,9 @@ export const DEFAULT_FORWARD_TIMEOUT_MS = 15_000;
 /** Path parameters are ids of at most 128 characters; longer ones must reach zod (400), not the router (404). */
 const MAX_PATH_PARAMETER_LENGTH = 512;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** An oversized body is read to its end (so the client sees the 413) only up to this much and this long. */
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+const DRAIN_TIMEOUT_MS = 10_000;
 
 /** Called with the root instance before the API routes, so hooks it adds see every API request. */
 export type AppExtension = (app: FastifyInstance) => void;
@@ -102,9 +105,11 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     closing = true;
   });
   app.addHook('onClose', async () => forwarder.close());
-  app.setErrorHandler((error: FastifyError, request, reply) => {
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const mapped = frameworkError(error, bodyLimit);
     if (mapped.status >= 500) request.log.error({ err: error }, 'request failed inside the API');
+    // Read (and drop) the rest of a refused oversized body first, so the client gets the 413 instead of EPIPE.
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') await drainRequest(request.raw, MAX_DRAIN_BYTES, DRAIN_TIMEOUT_MS);
     return sendError(reply, mapped);
   });
   for (const extend of options.extensions ?? []) extend(app);
@@ -132,6 +137,30 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
 /** An https server is an http.Server to fastify, so the instance keeps one type with or without TLS. */
 function httpsServerFactory(tls: NonNullable<BuildAppOptions['https']>): FastifyServerFactory<Server> {
   return (handler) => createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
+}
+
+/** Consumes what is left of a request body, up to a bound in bytes and time; past the bound the connection closes. */
+function drainRequest(raw: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<void> {
+  if (raw.readableEnded || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      raw.off('end', done);
+      raw.off('error', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > maxBytes) done();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    raw.on('data', onData);
+    raw.once('end', done);
+    raw.once('error', done);
+    raw.resume();
+  });
 }
 
 /** An incoming X-Request-Id is kept when it is a plain token (it goes into logs); otherwise a new one. */

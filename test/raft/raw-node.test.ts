@@ -382,3 +382,49 @@ t.test('ReadIndex: a deposed leader that has not noticed never answers a read fr
   c.stabilize();
   t.notOk(c.reads.get('n1')?.some((r) => r.id === 'stale?'), 'the read waits for a round sent after it arrived, which cannot be confirmed');
 });
+
+t.test('membership: a configuration in a truncated suffix is undone with it', async (t) => {
+  const c = new TestCluster(three, {}, ['n4']);
+  c.elect('n1');
+  c.isolate('n1');
+  t.ok(c.node('n1').proposeConfChange({ type: 'addLearner', nodeId: 'n4', context: '' }).ok, 'n1 appends a change no one else gets');
+  c.stabilize();
+  t.same(c.node('n1').status().conf.learners, ['n4'], 'in force on n1 as soon as it is in its log');
+  c.tick(['n2', 'n3'], 40);
+  const leader = c.leader() as string;
+  t.not(leader, 'n1');
+  c.node(leader).propose(bytes('overwrites'));
+  c.stabilize();
+  c.heal();
+  c.tickAll(3);
+  t.equal(c.node('n1').status().role, 'follower');
+  t.same(c.node('n1').status().conf.learners, [], 'the truncated change is no longer in force on n1');
+});
+
+t.test('membership: a new leader refuses a change until an entry of its own term is committed', async (t) => {
+  const c = new TestCluster(three, {}, ['n4']);
+  for (const a of three) for (const b of three) if (a !== b) c.cut.add(`${a}>${b}`);
+  c.tickAll(10);
+  c.heal();
+  // Deliver everything but n1's appends: n1 wins, but its no-op cannot commit.
+  const node = c.node('n1');
+  node.campaign();
+  for (let round = 0; round < 20; round++) {
+    for (const id of three) {
+      const raw = c.node(id);
+      while (raw.hasReady()) {
+        const rd = raw.ready();
+        const storage = c.storages.get(id) as MemoryStorage;
+        storage.append(rd.entries);
+        if (rd.hardState) storage.setHardState(rd.hardState);
+        for (const m of [...rd.messages, ...rd.messagesAfterPersist]) if (m.type !== 'app') c.node(m.to).step(m);
+        raw.advance(rd);
+      }
+    }
+  }
+  t.equal(node.status().role, 'leader');
+  t.ok(node.status().commit < node.status().lastIndex, 'its no-op is not committed');
+  const refused = node.proposeConfChange({ type: 'addLearner', nodeId: 'n4', context: '' });
+  t.equal(refused.ok, false, 'refused (the single-server change bug)');
+  if (!refused.ok) t.equal(refused.error, 'confChangePending');
+});

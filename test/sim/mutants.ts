@@ -95,6 +95,16 @@ export const MUTANTS: readonly Mutant[] = [
     caughtBy: 'scripted tests',
     patches: [patch('raft.js', 'read.round = round;', 'read.round = round - 1;')],
   },
+  {
+    name: 'a membership change before committing an entry of the leader\'s term',
+    caughtBy: 'scripted tests',
+    patches: [patch('raft.js', 'if (this.log.term(this.log.committed) !== this.term) {\n            return { ok: false, error: \'confChangePending\'', 'if (false) {\n            return { ok: false, error: \'confChangePending\'')],
+  },
+  {
+    name: 'a truncated suffix keeps its configurations',
+    caughtBy: 'scripted tests',
+    patches: [patch('raft.js', 'this.truncateConfLog(conflict);', 'void conflict;')],
+  },
 ];
 
 /**
@@ -106,12 +116,6 @@ export const MUTANTS: readonly Mutant[] = [
  */
 export const EXTRA_MUTANTS: readonly Mutant[] = [
   { name: 'TimeoutNow does not revoke the lease', caughtBy: 'simulator', patches: [patch('raft.js', 'this.leaseRevoked = true;', '')] },
-  {
-    name: 'a membership change before committing an entry of the leader\'s term',
-    caughtBy: 'simulator',
-    patches: [patch('raft.js', 'if (this.log.term(this.log.committed) !== this.term) {\n            return { ok: false, error: \'confChangePending\'', 'if (false) {\n            return { ok: false, error: \'confChangePending\'')],
-  },
-  { name: 'a truncated suffix keeps its configurations', caughtBy: 'simulator', patches: [patch('raft.js', 'this.truncateConfLog(conflict);', 'void conflict;')] },
 ];
 
 export interface MutantOutcome {

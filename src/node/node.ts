@@ -637,7 +637,8 @@ export class LedgerNode implements LedgerService {
   async read<T>(options: ReadOptions, query: (queries: LedgerQueries) => T): Promise<Outcome<ReadResult<T>>> {
     if (!this.running) return { ok: false, error: this.storageError ? this.storageFailed() : { code: 'shutting_down' } };
     const deadline = this.options.clock.monotonicMs() + options.waitMs;
-    const remaining = (): number => Math.max(0, deadline - this.options.clock.monotonicMs());
+    // Whole milliseconds: a fraction left over must count as expired, or a retry loop could creep toward the deadline for ever.
+    const remaining = (): number => Math.max(0, Math.floor(deadline - this.options.clock.monotonicMs()));
     let stalenessMs: number | undefined;
     if (options.level === 'stale') {
       if (options.maxStalenessMs !== undefined) {
@@ -742,7 +743,7 @@ export class LedgerNode implements LedgerService {
     const known = this.provenStalenessMs();
     if (known !== undefined && known <= maxMs) return known;
     const deadline = this.options.clock.monotonicMs() + waitMs;
-    const index = await this.readIndexWithin('readIndex', () => Math.max(0, deadline - this.options.clock.monotonicMs()));
+    const index = await this.readIndexWithin('readIndex', () => Math.max(0, Math.floor(deadline - this.options.clock.monotonicMs())));
     if (index === undefined) return undefined;
     // readIndex recorded freshness once applied; wait for that within the budget.
     await this.waitApplied(index, waitMs);

@@ -76,7 +76,8 @@ export class VirtualTime {
   /** A node's view: its Scheduler and Clock. */
   view(owner: string, driftRatio = 1): { scheduler: Scheduler; clock: Clock } {
     const scheduler: Scheduler = {
-      setTimeout: (fn, ms) => this.schedule(owner, fn, ms),
+      // The node's milliseconds are its own clock's: they last `driftRatio` real ones.
+      setTimeout: (fn, ms) => this.schedule(owner, fn, ms * driftRatio),
       clearTimeout: (handle) => this.cancel(handle as number),
       setInterval: (fn, ms) => this.schedule(owner, fn, ms * driftRatio, ms * driftRatio),
       clearInterval: (handle) => this.cancel(handle as number),

@@ -463,11 +463,15 @@ export class LedgerNode implements LedgerService {
     }
   }
 
+  /** A change that adds a node carries its URL; this node's own list (--peers, --join) wins. Returns whether it learned one. */
+  private learnPeerUrl(change: ConfChange): boolean {
+    if (change.type === 'removeNode' || change.context === '' || this.peerUrls.has(change.nodeId)) return false;
+    this.peerUrls.set(change.nodeId, change.context);
+    return true;
+  }
+
   private onConfApplied(change: ConfChange): void {
-    if (change.type !== 'removeNode' && change.context !== '' && !this.peerUrls.has(change.nodeId)) {
-      this.peerUrls.set(change.nodeId, change.context);
-      this.transport.setPeers(this.peerUrls);
-    }
+    if (this.learnPeerUrl(change)) this.transport.setPeers(this.peerUrls);
     if (change.type === 'removeNode') this.promotions.delete(change.nodeId);
     this.options.logger.info({ change }, 'membership change applied');
   }
@@ -480,10 +484,7 @@ export class LedgerNode implements LedgerService {
       const batch = this.storage.entries(lo, last + 1, 8 << 20);
       for (const entry of batch) {
         if (entry.type !== 'conf') continue;
-        const change = decodeConfChange(entry.data);
-        if (change.type !== 'removeNode' && change.context !== '' && !this.peerUrls.has(change.nodeId)) {
-          this.peerUrls.set(change.nodeId, change.context);
-        }
+        this.learnPeerUrl(decodeConfChange(entry.data));
       }
       lo = (batch[batch.length - 1] as Entry).index + 1;
     }

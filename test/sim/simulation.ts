@@ -560,13 +560,7 @@ export class Simulation {
   private nextFaultAt = 0;
 
   private chaos(): void {
-    for (const [id, at] of this.restarts) {
-      if (at > this.now) continue;
-      this.restarts.delete(id);
-      const node = this.nodes.get(id) as SimNode;
-      this.boot(node);
-      this.log(`${id} RESTART (commit ${node.raw.status().commit}, applied ${node.fsm.applied})`);
-    }
+    this.restartDue();
     for (const [id, kill] of this.leaderKills) {
       if (kill.at > this.now) continue;
       this.leaderKills.delete(id);
@@ -699,7 +693,7 @@ export class Simulation {
     this.log('HEAL everything; waiting for liveness');
     const start = this.now;
     for (; this.now < start + HEAL_LIMIT_MS; this.now++) {
-      this.chaosRestartsOnly();
+      this.restartDue();
       this.tickAll();
       this.clients(false);
       this.step();
@@ -712,12 +706,14 @@ export class Simulation {
     );
   }
 
-  private chaosRestartsOnly(): void {
+  /** Restarts the crashed nodes whose time has come. */
+  private restartDue(): void {
     for (const [id, at] of this.restarts) {
       if (at > this.now) continue;
       this.restarts.delete(id);
-      this.boot(this.nodes.get(id) as SimNode);
-      this.log(`${id} RESTART`);
+      const node = this.nodes.get(id) as SimNode;
+      this.boot(node);
+      this.log(`${id} RESTART (commit ${node.raw.status().commit}, applied ${node.fsm.applied})`);
     }
   }
 

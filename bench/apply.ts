@@ -12,10 +12,12 @@ import { Prng } from '../src/lib/prng.js';
 import { encodeEntry, LedgerStateMachine, type Transfer } from '../src/ledger/index.js';
 
 const ACCOUNTS = 1_000;
+/** batchSize transfers per log entry; entriesPerTransaction log entries per SQLite transaction (the driver's apply batch). */
 const plans = [
-  { batchSize: 1, transfers: 4_000 },
-  { batchSize: 100, transfers: 40_000 },
-  { batchSize: 8190, transfers: 8190 * 6 },
+  { batchSize: 1, entriesPerTransaction: 1, transfers: 4_000 },
+  { batchSize: 1, entriesPerTransaction: 64, transfers: 20_000 },
+  { batchSize: 100, entriesPerTransaction: 1, transfers: 40_000 },
+  { batchSize: 8190, entriesPerTransaction: 1, transfers: 8190 * 6 },
 ];
 
 const rawSchema = `
@@ -41,18 +43,19 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-function benchLedger(directory: string, batches: Transfer[][]): number {
+function benchLedger(directory: string, batches: Transfer[][], entriesPerTransaction: number): number {
   const machine = LedgerStateMachine.open(join(directory, 'ledger.db'));
   const accounts = Array.from({ length: ACCOUNTS }, (_, n) => ({ id: `acct-${n}`, ledger: 'USD' }));
   machine.applyEntry(1, encodeEntry({ timeMs: 1, command: { type: 'create_accounts', accounts } }));
-  const entries = batches.map((transfers, n) => encodeEntry({ timeMs: 2 + n, command: { type: 'create_transfers', transfers } }));
+  const entries = batches.map((transfers, n) => ({ index: n + 2, data: encodeEntry({ timeMs: 2 + n, command: { type: 'create_transfers', transfers } }) }));
   const started = process.hrtime.bigint();
-  entries.forEach((bytes, n) => {
-    const outcome = machine.applyEntry(n + 2, bytes);
-    if (outcome.result.type !== 'create_transfers' || outcome.result.results.some((result) => result.status !== 'created')) {
-      throw new Error(`entry ${n + 2} did not create every transfer`);
+  for (const group of chunks(entries, entriesPerTransaction)) {
+    for (const outcome of machine.applyEntries(group)) {
+      if (outcome.result.type !== 'create_transfers' || outcome.result.results.some((result) => result.status !== 'created')) {
+        throw new Error(`entry ${outcome.index} did not create every transfer`);
+      }
     }
-  });
+  }
   const elapsedNs = process.hrtime.bigint() - started;
   machine.close();
   return Number(elapsedNs) / 1e9;
@@ -82,17 +85,17 @@ function benchRaw(directory: string, batches: Transfer[][]): number {
 
 function main(): void {
   console.log(`ledger apply vs raw SQLite inserts (WAL, synchronous=NORMAL, ${ACCOUNTS} accounts), node ${process.version}`);
-  console.log('batch  transfers  ledger/s   raw insert/s  ledger/raw');
+  console.log('batch  entries/txn  transfers  ledger/s   raw insert/s  ledger/raw');
   for (const plan of plans) {
     const directory = mkdtempSync(join(tmpdir(), 'bench-apply-'));
     try {
       const batches = chunks(makeTransfers(new Prng(plan.batchSize), `b${plan.batchSize}`, plan.transfers), plan.batchSize);
-      const ledgerSeconds = benchLedger(directory, batches);
-      const rawSeconds = benchRaw(directory, batches);
+      const ledgerSeconds = benchLedger(directory, batches, plan.entriesPerTransaction);
+      const rawSeconds = benchRaw(directory, chunks(batches, plan.entriesPerTransaction).map((group) => group.flat()));
       const ledgerRate = plan.transfers / ledgerSeconds;
       const rawRate = plan.transfers / rawSeconds;
       console.log(
-        `${String(plan.batchSize).padStart(5)}  ${String(plan.transfers).padStart(9)}  ${ledgerRate.toFixed(0).padStart(8)}  ` +
+        `${String(plan.batchSize).padStart(5)}  ${String(plan.entriesPerTransaction).padStart(11)}  ${String(plan.transfers).padStart(9)}  ${ledgerRate.toFixed(0).padStart(8)}  ` +
           `${rawRate.toFixed(0).padStart(12)}  ${(ledgerRate / rawRate).toFixed(2).padStart(10)}`,
       );
     } finally {

@@ -5,7 +5,7 @@ NODE_MODULES_STAMP := node_modules/.install-stamp
 SIM_SEEDS ?= 1..200
 SIM_STEPS ?= 3000
 
-.PHONY: all install build typecheck test run sim sim-long clean bench bench-quick bench-install bench-wal bench-apply prometheus-install monitoring-check
+.PHONY: all install build typecheck test run sim sim-long clean bench bench-quick bench-scale bench-install bench-wal bench-apply prometheus-install monitoring-check
 
 all: build
 
@@ -57,6 +57,12 @@ bench: build bench-install
 # The same with 2 s per phase, for iterating.
 bench-quick: build bench-install
 	BENCH_SECONDS=$${BENCH_SECONDS:-2} node dist/bench/compare.js
+
+# raft-ledger as load and state grow: writes at 1-256 connections, memory with
+# 1M accounts and up to 10M transfers (time-bounded load), restart and
+# snapshot catch-up times. Long (15-30 min); settings in bench/scale.ts.
+bench-scale: build bench-install
+	node dist/bench/scale.js
 
 # etcd-server and wrk from Debian's packages when missing; unlike the test
 # tools, a bench without them cannot run, so exit 77 (cannot here) fails too.

@@ -14,25 +14,14 @@
 // BENCH_KEEP=1 keeps data and logs.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Prng } from '../src/lib/prng.js';
 import { chunks, makeTransfers, rawApplySeconds } from './sqlite-raw.js';
 import { accountIds, balanceSum, createAccounts, EtcdCluster, LedgerCluster } from './systems.js';
-import { failureCount, goodRequestsPerSecond, runWrk, type WrkPhase, type WrkResult } from './wrk.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..', '..');
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
-  return value;
-}
+import { envNumber, figures, fmt, measure, ms, writeResults, type PhaseFigures, type Timing } from './phases.js';
+import { goodRequestsPerSecond } from './wrk.js';
 
 const settings = {
   connections: envNumber('BENCH_CONNECTIONS', 64),
@@ -44,46 +33,7 @@ const settings = {
   ledgerLogLevel: process.env['BENCH_LEDGER_LOG_LEVEL'] ?? 'info',
   batchSizes: [100, 1000] as const,
 };
-
-/** A phase with more failures than this share of its requests is not a valid figure. */
-const MAX_FAILURE_SHARE = 0.001;
-
-export interface PhaseFigures {
-  readonly perSecond: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly failures: number;
-  readonly valid: boolean;
-  readonly wrk?: WrkResult;
-}
-
-function figures(result: WrkResult, perSecond: number): PhaseFigures {
-  const failures = failureCount(result);
-  return {
-    perSecond,
-    p50Ms: result.latency_us.p50 / 1000,
-    p99Ms: result.latency_us.p99 / 1000,
-    failures,
-    valid: result.requests > 0 && failures <= result.requests * MAX_FAILURE_SHARE,
-    wrk: result,
-  };
-}
-
-let phaseNumber = 0;
-/** Warms up at the same load (not counted), then measures; `settle` runs before each. */
-async function measure(phase: Omit<WrkPhase, 'runTag' | 'seconds'>, label: string, settle: () => Promise<void> = async () => {}): Promise<WrkResult> {
-  phaseNumber++;
-  await settle();
-  if (settings.warmupSeconds > 0) {
-    await runWrk({ ...phase, runTag: `w${phaseNumber}`, seconds: settings.warmupSeconds });
-    await settle();
-  }
-  process.stdout.write(`  ${label} (${phase.connections} connections, ${settings.seconds} s)... `);
-  const result = await runWrk({ ...phase, runTag: `m${phaseNumber}`, seconds: settings.seconds });
-  process.stdout.write(`${goodRequestsPerSecond(result).toFixed(0)} requests/s, ${failureCount(result)} failed\n`);
-  if (result.error_sample !== '') process.stdout.write(`    first error: ${result.error_sample}\n`);
-  return result;
-}
+const timing: Timing = settings;
 
 async function benchEtcd(root: string): Promise<{ readonly version: string; readonly phases: Record<string, PhaseFigures> }> {
   const etcd = await EtcdCluster.start(path.join(root, 'etcd'));
@@ -93,9 +43,9 @@ async function benchEtcd(root: string): Promise<{ readonly version: string; read
     const leader = await etcd.leader();
     const follower = await etcd.follower();
     const base = { accounts: settings.accounts, connections: settings.connections, etcdPrefix: etcd.prefix } as const;
-    const put = await measure({ ...base, url: leader.url, workload: 'etcd_put' }, `put on the leader ${leader.id}`);
-    const linear = await measure({ ...base, url: follower.url, workload: 'etcd_range' }, `linearizable range on follower ${follower.id}`);
-    const serial = await measure({ ...base, url: follower.url, workload: 'etcd_range', serializable: true }, `serializable range on follower ${follower.id}`);
+    const put = await measure({ ...base, url: leader.url, workload: 'etcd_put' }, timing, `put on the leader ${leader.id}`);
+    const linear = await measure({ ...base, url: follower.url, workload: 'etcd_range' }, timing, `linearizable range on follower ${follower.id}`);
+    const serial = await measure({ ...base, url: follower.url, workload: 'etcd_range', serializable: true }, timing, `serializable range on follower ${follower.id}`);
     const phases = {
       writes: figures(put, goodRequestsPerSecond(put)),
       linearizableReads: figures(linear, goodRequestsPerSecond(linear)),
@@ -125,16 +75,16 @@ async function benchLedger(root: string): Promise<LedgerFigures> {
     const leader = await cluster.leader();
     const follower = await cluster.follower();
     console.log(`raft-ledger (3 nodes, leader ${leader.id}, log level ${settings.ledgerLogLevel})`);
-    await createAccounts(leader.url, settings.accounts);
+    await createAccounts(cluster, settings.accounts);
     const ids = accountIds(settings.accounts);
     const sums: string[] = [];
     const settle = (): Promise<void> => cluster.settle();
     const base = { accounts: settings.accounts, connections: settings.connections } as const;
-    const writes = await measure({ ...base, url: leader.url, workload: 'transfers' }, `single transfers on the leader ${leader.id}`, settle);
+    const writes = await measure({ ...base, url: leader.url, workload: 'transfers' }, timing, `single transfers on the leader ${leader.id}`, settle);
     await settle();
     await checkBalances(leader.url, ids, sums, 'single transfers');
-    const linear = await measure({ ...base, url: follower.url, workload: 'account_read', query: 'consistency=linearizable' }, `linearizable reads on follower ${follower.id}`, settle);
-    const stale = await measure({ ...base, url: follower.url, workload: 'account_read', query: 'consistency=stale' }, `stale reads on follower ${follower.id}`, settle);
+    const linear = await measure({ ...base, url: follower.url, workload: 'account_read', query: 'consistency=linearizable' }, timing, `linearizable reads on follower ${follower.id}`, settle);
+    const stale = await measure({ ...base, url: follower.url, workload: 'account_read', query: 'consistency=stale' }, timing, `stale reads on follower ${follower.id}`, settle);
     const phases: Record<string, PhaseFigures> = {
       writes: figures(writes, goodRequestsPerSecond(writes)),
       linearizableReads: figures(linear, goodRequestsPerSecond(linear)),
@@ -143,6 +93,7 @@ async function benchLedger(root: string): Promise<LedgerFigures> {
     for (const batch of settings.batchSizes) {
       const result = await measure(
         { accounts: settings.accounts, connections: settings.batchConnections, url: leader.url, workload: 'transfers', batch },
+        timing,
         `${batch} transfers per request on the leader ${leader.id}`,
         settle,
       );
@@ -170,9 +121,6 @@ function benchRawSqlite(root: string): Record<string, number> {
   }
   return rates;
 }
-
-const fmt = (value: number, digits = 0): string => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const ms = (value: number): string => fmt(value, value < 10 ? 1 : 0);
 
 interface Row {
   readonly workload: string;
@@ -248,13 +196,8 @@ async function main(): Promise<void> {
     console.log('|---|---|---|--:|---|---|');
     for (const r of table) console.log(`| ${r.workload} | ${r.baseline} | ${r.ledger} | ${fmt(r.ratio, 2)}x | ${r.target} | ${r.verdict} |`);
     console.log('\nTargets are for reading (issue 9): MISS does not fail the run. A phase with more than 0.1% failed requests is INVALID.');
-    const resultsDir = path.join(repoRoot, 'bench', 'results');
-    mkdirSync(resultsDir, { recursive: true });
-    const json = JSON.stringify({ startedAt: startedAt.toISOString(), settings, cores: os.cpus().length, node: process.version, etcd: etcdFigures, ledger: ledgerFigures, rawSqlite: raw, table }, null, 2);
-    const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-    writeFileSync(path.join(resultsDir, 'latest.json'), json);
-    writeFileSync(path.join(resultsDir, `bench-${stamp}.json`), json);
-    console.log(`raw figures: bench/results/latest.json (and bench-${stamp}.json)`);
+    const results = { startedAt: startedAt.toISOString(), settings, cores: os.cpus().length, node: process.version, etcd: etcdFigures, ledger: ledgerFigures, rawSqlite: raw, table };
+    console.log(`raw figures: ${writeResults('', startedAt, results).join(', ')}`);
   } finally {
     if (process.env['BENCH_KEEP'] === '1') console.log(`kept data and logs in ${root}`);
     else rmSync(root, { recursive: true, force: true });

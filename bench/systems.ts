@@ -98,9 +98,9 @@ export class LedgerCluster {
     return (process.env['BENCH_LEDGERD_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
   }
 
-  async restart(node: BenchNode): Promise<void> {
+  /** Starts a stopped founding node again on its data; answers at once. */
+  respawn(node: BenchNode): void {
     this.spawn(node, ['--peers', this.peersArg]);
-    await waitHealthy(node);
   }
 
   /** Adds a new node through the leader and starts it with --join; answers once it serves. */
@@ -171,12 +171,19 @@ export function accountIds(count: number, first = 0): string[] {
   return Array.from({ length: count }, (_, n) => `acct-${first + n}`);
 }
 
-/** Creates acct-<first>..acct-<first+count-1> in ledger USD, 8190 per request. */
-export async function createAccounts(url: string, count: number, first = 0): Promise<void> {
+/**
+ * Creates acct-<first>..acct-<first+count-1> in ledger USD, 8190 per request,
+ * through whichever node leads; retries 429/503/504 with the same ids, which
+ * is safe (creation is idempotent, a repeat answers "exists").
+ */
+export async function createAccounts(cluster: LedgerCluster, count: number, first = 0): Promise<void> {
   const ids = accountIds(count, first);
   for (let start = 0; start < ids.length; start += 8190) {
     const accounts = ids.slice(start, start + 8190).map((id) => ({ id, ledger: 'USD' }));
-    const answer = await call(url, 'POST', '/v1/accounts', { accounts });
+    const answer = await waitFor('POST /v1/accounts other than 429/503/504', 120_000, async () => {
+      const got = await call((await cluster.leader()).url, 'POST', '/v1/accounts', { accounts });
+      return [429, 503, 504].includes(got.status) ? undefined : got;
+    });
     const bad = answer.status === 200 ? answer.body.results.filter((r: { status: string }) => r.status === 'error') : [];
     if (answer.status !== 200 || bad.length > 0) throw new Error(`POST /v1/accounts: ${answer.status} ${JSON.stringify(bad[0] ?? answer.body)}`);
   }

@@ -104,7 +104,8 @@ function response(status, headers, body)
   local errors = count(body, '"status":"error"')
   if errors > 0 then
     item_errors = item_errors + errors
-    if first_error == "" then first_error = string.sub(body, 1, 300) end
+    -- The refused item itself: in a batch it may be far into the body.
+    if first_error == "" then first_error = string.match(body, '{[^{}]*"status":"error"[^{}]*}') or string.sub(body, 1, 300) end
   end
 end
 

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { clusterIdSchema } from '../config.js';
+import { runAsProgram } from './entry.js';
 
 export const CLUSTER_FILE = 'cluster.json';
 
@@ -106,7 +107,7 @@ function main(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (runAsProgram(import.meta.url)) {
   try {
     main();
   } catch (error) {

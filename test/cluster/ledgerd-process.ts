@@ -25,17 +25,17 @@ export interface Started {
 
 export interface StartOptions {
   readonly env?: NodeJS.ProcessEnv;
-  /** 'ignore-stdout' leaves stdout a pipe that nobody reads. */
-  readonly stdout?: 'read' | 'unread';
+  /** 'unread' leaves stdout a pipe that nobody reads; a number is a descriptor the child writes to. */
+  readonly stdout?: 'read' | 'unread' | number;
 }
 
 /** Runs `script` (default ledgerd) with `args`. */
 export function startProcess(args: readonly string[], options: StartOptions = {}, script = LEDGERD): Started {
-  const stdio: StdioOptions = ['ignore', 'pipe', 'pipe'];
+  const stdio: StdioOptions = ['ignore', typeof options.stdout === 'number' ? options.stdout : 'pipe', 'pipe'];
   const child = spawn(process.execPath, [script, ...args], { stdio, env: { ...process.env, ...options.env } });
   const out: string[] = [];
   const err: string[] = [];
-  if (options.stdout !== 'unread') child.stdout?.on('data', (chunk: Buffer) => out.push(chunk.toString()));
+  if (options.stdout === undefined || options.stdout === 'read') child.stdout?.on('data', (chunk: Buffer) => out.push(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => err.push(chunk.toString()));
   const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   return {

@@ -23,8 +23,6 @@ import type { NodeId } from '../raft/types.js';
 import { StartupError, takeDataDir } from './data-dir.js';
 import { NonBlockingLogStream } from './log-stream.js';
 
-type Logger = pino.Logger;
-
 /** Every answer names the cluster, so a joining node learns which one it joins (etcd sends X-Etcd-Cluster-ID alike). */
 export const CLUSTER_ID_HEADER = 'x-raft-cluster-id';
 /** After a stop signal, the node is gone within the leadership hand-over plus this, whatever blocks. */

@@ -15,6 +15,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerFactory } from 'fastify';
 import type { DestinationStream, LevelWithSilent } from 'pino';
 import { assert } from '../lib/assert.js';
+import { exitOnAssertion, isAssertionFailure, type AssertionHandler } from '../lib/fatal.js';
 import type { LedgerService } from '../node/service.js';
 import { Authenticator, type TokenGrant } from './auth.js';
 import { installJsonParser } from './body.js';
@@ -65,6 +66,8 @@ export interface BuildAppOptions {
   readonly forwardCa?: string | Buffer;
   /** Metrics plugin, peer RPC routes: see AppExtension. */
   readonly extensions?: readonly AppExtension[];
+  /** What a failed assertion in a handler does (default: log and exit the process, see src/lib/fatal.ts); tests observe it. */
+  readonly onAssertionFailure?: AssertionHandler;
 }
 
 export function buildApp(options: BuildAppOptions): FastifyInstance {
@@ -105,7 +108,13 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     closing = true;
   });
   app.addHook('onClose', async () => forwarder.close());
+  const onAssertionFailure = options.onAssertionFailure ?? exitOnAssertion;
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    if (isAssertionFailure(error)) {
+      // The node may be half-way through a change: never answer and serve on (docs/node.md, "When an assertion fails").
+      request.log.fatal({ err: error }, 'assertion failed while handling a request');
+      onAssertionFailure(error, `${request.method} ${request.url}`);
+    }
     const mapped = frameworkError(error, bodyLimit);
     if (mapped.status >= 500) request.log.error({ err: error }, 'request failed inside the API');
     // Read (and drop) the rest of a refused oversized body first, so the client gets the 413 instead of EPIPE.

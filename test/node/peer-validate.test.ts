@@ -4,7 +4,10 @@
 // term 2^53-1 once crashed a leader and, persisted, every restart after it.
 
 import t from 'tap';
+import Fastify from 'fastify';
+import type { AddressInfo } from 'node:net';
 import { encodeMessageBatch, encodeSnapshotChunk } from '../../src/node/peer-codec.js';
+import { registerPeerRoutes } from '../../src/node/peer-routes.js';
 import { MAX_WIRE_TERM_OR_INDEX, messageFlaw } from '../../src/node/peer-validate.js';
 import { encodeConfChange } from '../../src/raft/membership.js';
 import type { Entry, Message } from '../../src/raft/types.js';
@@ -101,4 +104,21 @@ t.test('a snapshot whose snap message is insane opens no sink', async (t) => {
   }
   t.equal(n2.sinks.length, 0, 'no sink was opened');
   t.equal(n2.received.length, 0, 'no snap message was delivered');
+});
+
+t.test('a refused peer request is logged at warn with its sender and reason', async (t) => {
+  const lines: string[] = [];
+  const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => void lines.push(line) } } });
+  const received: Message[] = [];
+  registerPeerRoutes(app, { nodeId: 'n2', handlers: { onMessages: (messages) => received.push(...messages), onSnapshotStart: () => undefined } });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(() => app.close());
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const answer = await postRaw(url, 'messages', encodeMessageBatch([heartbeat({ term: Number.MAX_SAFE_INTEGER })]));
+  t.equal(answer.status, 400);
+  const warning = lines.map((line) => JSON.parse(line) as { level: number; msg: string; from?: string; body?: string }).find((line) => line.msg === 'refused a peer request');
+  t.equal(warning?.level, 40, 'at warn');
+  t.equal(warning?.from, 'n1', 'naming the sender');
+  t.match(warning?.body, /term 9007199254740991 exceeds the bound/, 'and the reason');
+  t.equal(received.length, 0);
 });

@@ -35,7 +35,7 @@ import { PeerDecodeError, decodeMessageBatch, decodeSnapshotChunk } from './peer
 import type { SnapshotChunk } from './peer-codec.js';
 import { peerLimits } from './peer-limits.js';
 import type { PeerLimits } from './peer-limits.js';
-import { messageFlaw } from './peer-validate.js';
+import { chunkFlaw, messageFlaw } from './peer-validate.js';
 
 export const PEER_ROUTES_PREFIX = '/raft';
 export const PEER_ROUTE_PATHS: Readonly<Record<PeerOperation, string>> = Object.freeze({
@@ -251,6 +251,8 @@ class SnapshotReceiver {
 
   /** Takes one chunk; on the last one returns the `snap` message to deliver. */
   receive(sender: NodeId, chunk: SnapshotChunk): { deliver: Message | undefined } | Refusal {
+    const flaw = chunkFlaw(chunk);
+    if (flaw !== undefined) return { status: 400, code: 'peer_bad_body', message: `snapshot chunk: ${flaw}` };
     const current = this.streams.get(sender);
     if (chunk.abort) {
       if (current?.streamId === chunk.streamId) this.abort(sender, current);

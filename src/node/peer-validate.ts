@@ -12,6 +12,7 @@
 
 import { decodeConfChange } from '../raft/membership.js';
 import type { Entry, Message, MessageType, SnapshotMeta } from '../raft/types.js';
+import type { SnapshotChunk } from './peer-codec.js';
 
 /**
  * The largest term or index a peer may send: 2^48 (about 2.8e14). A cluster
@@ -26,6 +27,8 @@ export const NODE_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 export const MAX_CONF_MEMBERS = 1024;
 /** Read ids one readIndex message may carry (the core holds at most maxPendingReads, 100,000 by default). */
 export const MAX_READ_IDS_PER_MESSAGE = 131_072;
+/** Snapshot stream ids (the sender makes 32 hex digits). */
+export const STREAM_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** A conf entry's encoded change (type, node id, the member's URL). */
 export const MAX_CONF_ENTRY_BYTES = 4096;
 
@@ -114,4 +117,10 @@ export function messageFlaw(m: Message): string | undefined {
   if (m.from === m.to) return 'a message from a node to itself never crosses the network';
   if (m.readIds.length > MAX_READ_IDS_PER_MESSAGE) return `${m.readIds.length} read ids exceed the bound ${MAX_READ_IDS_PER_MESSAGE}`;
   return snapshotFlaw(m) ?? entriesFlaw(m);
+}
+
+/** Why a snapshot chunk's framing fields are insane, or undefined (its `snap` message is checked by messageFlaw). */
+export function chunkFlaw(chunk: SnapshotChunk): string | undefined {
+  if (!STREAM_ID_PATTERN.test(chunk.streamId)) return `streamId ${JSON.stringify(chunk.streamId.slice(0, 80))} is not 1..64 chars of [A-Za-z0-9_-]`;
+  return numberFlaw('totalBytes', chunk.totalBytes);
 }

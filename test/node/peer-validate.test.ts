@@ -102,6 +102,14 @@ t.test('a snapshot whose snap message is insane opens no sink', async (t) => {
     const answer = await postRaw(n2.url, 'snapshot', frame, { secret: SECRET });
     t.equal(answer.status, 400, `${name}: 400`);
   }
+  for (const [name, streamId, totalBytes] of [['a stream id with a slash', '../x', data.length], ['totalBytes beyond 2^48', 'ab12', 2 ** 50]] as const) {
+    const frame = encodeSnapshotChunk({
+      streamId, first: true, last: true, abort: false, offsetBytes: 0, totalBytes, dataCrc32c: crc32c(data),
+      message: message({ type: 'snap', from: 'n1', to: 'n2', term: 3, snapshot: snapMeta }), data,
+    });
+    const answer = await postRaw(n2.url, 'snapshot', frame, { secret: SECRET });
+    t.equal(answer.status, 400, `${name}: 400`);
+  }
   t.equal(n2.sinks.length, 0, 'no sink was opened');
   t.equal(n2.received.length, 0, 'no snap message was delivered');
 });

@@ -5,7 +5,7 @@ NODE_MODULES_STAMP := node_modules/.install-stamp
 SIM_SEEDS ?= 1..200
 SIM_STEPS ?= 3000
 
-.PHONY: all install build typecheck test run sim sim-long clean bench bench-quick bench-scale bench-install bench-wal bench-apply prometheus-install monitoring-check
+.PHONY: all install build typecheck test run sim sim-long clean bench bench-quick bench-scale bench-install bench-wal bench-apply bench-json prometheus-install monitoring-check
 
 all: build
 
@@ -86,6 +86,9 @@ bench-wal: build
 
 bench-apply: build
 	node dist/bench/apply.js
+
+bench-json: build
+	node dist/bench/json-parse.js
 
 # Installs prometheus/promtool from Debian's packages when missing (exit 77 =
 # cannot here: the monitoring tests then skip and say why).

@@ -92,7 +92,8 @@ export class RaftLog {
     private readonly maxCommittedBytesPerReady: number,
   ) {
     this.unstable = new UnstableTail(storage.lastIndex() + 1);
-    const snapshotIndex = storage.firstIndex() - 1;
+    // The state machine holds at least the snapshot (the log may keep a tail below it).
+    const snapshotIndex = storage.snapshotMeta().index;
     this.applied = Math.max(applied, snapshotIndex);
     // The state machine may have applied past the last commit index persisted
     // with the hard state: whatever it applied was committed.

@@ -158,7 +158,8 @@ export class Raft {
   }
 
   private loadConfLog(): void {
-    const first = this.log.firstIndex();
+    // The snapshot's configuration already includes any change in a catch-up tail kept below it.
+    const first = Math.max(this.log.firstIndex(), this.log.storage.snapshotMeta().index + 1);
     const last = this.log.lastIndex();
     for (let lo = first; lo <= last; ) {
       const batch = this.log.slice(lo, last + 1, this.config.maxCommittedBytesPerReady);

@@ -428,3 +428,87 @@ t.test('membership: a new leader refuses a change until an entry of its own term
   t.equal(refused.ok, false, 'refused (the single-server change bug)');
   if (!refused.ok) t.equal(refused.error, 'confChangePending');
 });
+
+/** Lets an election timeout pass with every link cut, so that no node still honours a lease from its start-up. */
+function outlastStartupLeases(c: TestCluster, ids: readonly string[]): void {
+  for (const a of ids) for (const b of ids) if (a !== b) c.cut.add(`${a}>${b}`);
+  c.tickAll(10);
+  c.heal();
+}
+
+t.test('ReadIndex: an answer to a read round from before a restart never confirms a round of the new term', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  c.tickAll(30); // thirty confirmed rounds
+  // n2's answer to the next round is held in the network past n1's crash.
+  c.holdIf = (m) => m.type === 'heartbeatResp' && m.from === 'n2';
+  c.tickAll(1);
+  c.holdIf = undefined;
+  const late = c.held[0];
+  t.ok(late !== undefined && late.readRound > 1, `an answer to round ${late?.readRound} is in flight`);
+  c.restart('n1'); // its round counter begins again at 0
+  c.elect('n1');
+  t.ok(c.node('n1').status().term > (late?.term ?? 0), 'n1 leads a later term');
+  c.isolate('n1');
+  c.node('n1').readIndex('unconfirmed', 'readIndex');
+  c.stabilize(); // round 1 of the new term leaves, and no one answers it
+  t.equal(c.release((m) => m.type === 'heartbeatResp').length, 1, 'the old answer arrives');
+  t.notOk(
+    c.reads.get('n1')?.some((r) => r.id === 'unconfirmed'),
+    'no quorum answered a round of this term, so the read is not served (another leader may exist)',
+  );
+});
+
+t.test('elections: a vote granted in an earlier term is not counted in a later one', async (t) => {
+  const c = new TestCluster(three);
+  outlastStartupLeases(c, three);
+  // Every answer to n1's vote requests is held: n1 stays a candidate.
+  c.holdIf = (m) => m.type === 'voteResp' && m.to === 'n1';
+  c.node('n1').campaign();
+  c.stabilize();
+  const firstTerm = c.node('n1').status().term;
+  t.ok(c.held.some((m) => m.from === 'n2' && m.term === firstTerm && !m.reject), `n2 granted its term-${firstTerm} vote, still in flight`);
+  for (let i = 0; i < 40 && c.node('n1').status().term === firstTerm; i++) c.tick(['n1']);
+  t.equal(c.node('n1').status().role, 'candidate');
+  t.ok(c.node('n1').status().term > firstTerm, 'n1 campaigns again in a later term');
+  c.release((m) => m.from === 'n2' && m.term === firstTerm && !m.reject);
+  t.not(c.node('n1').status().role, 'leader', 'a vote for another term does not make n1 leader');
+});
+
+t.test('PreVote: granting a pre-vote records no vote and keeps the term (3 nodes)', async (t) => {
+  // Without CheckQuorum no lease stops the pre-vote, so n2 answers it while it still holds its vote for n1.
+  const c = new TestCluster(three, { checkQuorum: false, leaseReads: false });
+  c.elect('n1');
+  const term = c.node('n1').status().term;
+  t.equal(c.node('n2').status().vote, 'n1');
+  c.isolate('n1');
+  c.holdIf = (m) => m.type === 'vote'; // only the pre-vote round runs
+  c.node('n3').campaign();
+  c.stabilize();
+  t.ok(c.sent.some((m) => m.type === 'preVoteResp' && m.from === 'n2' && m.to === 'n3' && !m.reject), 'n2 granted the pre-vote');
+  t.equal(c.node('n2').status().term, term, 'n2 keeps its term');
+  t.equal(c.node('n2').status().vote, 'n1', 'n2 still holds its vote for n1: it could otherwise vote twice in this term');
+  t.equal((c.storages.get('n2') as MemoryStorage).hardState.vote, 'n1', 'and so does its durable hard state');
+});
+
+t.test('leadership transfer: a leader that sent TimeoutNow holds no lease for the rest of its term, even after giving the transfer up', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  c.tickAll(1);
+  t.ok(c.node('n1').status().leaseValid, 'n1 holds a lease');
+  c.holdIf = (m) => m.type === 'timeoutNow';
+  c.node('n1').transferLeadership('n2');
+  c.stabilize();
+  c.holdIf = undefined;
+  t.equal(c.held.length, 1, 'the TimeoutNow is delayed in the network');
+  c.tickAll(12); // the transfer is abandoned after an election timeout; heartbeats go on
+  t.equal(c.node('n1').status().role, 'leader');
+  t.equal(c.node('n1').status().leadTransferee, '', 'the transfer was given up');
+  t.notOk(c.node('n1').status().leaseValid, 'no lease: the TimeoutNow may still arrive');
+  // Why: it does arrive, and n2 wins a forced election that no lease stops.
+  c.isolate('n1');
+  c.release((m) => m.type === 'timeoutNow');
+  t.equal(c.node('n2').status().role, 'leader', 'n2 leads a later term');
+  t.equal(c.node('n1').status().role, 'leader', 'while n1, cut off, has not noticed');
+  t.notOk(c.node('n1').status().leaseValid, 'and serves no lease read');
+});

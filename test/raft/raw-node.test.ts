@@ -4,7 +4,12 @@
 import t from 'tap';
 import { MemoryStorage } from '../../src/raft/memory-storage.js';
 import { committedIndex, quorumSize, voteResult } from '../../src/raft/quorum.js';
-import { leaseTicks } from '../../src/raft/config.js';
+import { AssertionFailure } from '../../src/lib/assert.js';
+import { Prng } from '../../src/lib/prng.js';
+import { DEFAULT_RAFT_CONFIG, leaseTicks } from '../../src/raft/config.js';
+import { encodeConfChange } from '../../src/raft/membership.js';
+import { RawNode } from '../../src/raft/raw-node.js';
+import type { Entry, Message } from '../../src/raft/types.js';
 import { bytes, TestCluster } from './harness.js';
 
 const three = ['n1', 'n2', 'n3'];
@@ -511,4 +516,39 @@ t.test('leadership transfer: a leader that sent TimeoutNow holds no lease for th
   t.equal(c.node('n2').status().role, 'leader', 'n2 leads a later term');
   t.equal(c.node('n1').status().role, 'leader', 'while n1, cut off, has not noticed');
   t.notOk(c.node('n1').status().leaseValid, 'and serves no lease read');
+});
+
+/** An append as a leader would send it (the tests below forge ones no correct leader sends). */
+function append(from: string, to: string, term: number, prev: { index: number; term: number }, entries: Entry[], commit: number): Message {
+  return {
+    type: 'app', from, to, term, index: prev.index, logTerm: prev.term, entries, commit,
+    reject: false, rejectHint: 0, rejectHintTerm: 0, readRound: 0, readIds: [], force: false,
+  };
+}
+
+t.test('an append the log refuses leaves the membership as it was', async (t) => {
+  const c = new TestCluster(three, {}, ['n4']);
+  c.elect('n1');
+  const { term, lastIndex } = c.node('n1').status();
+  const prev = { index: lastIndex, term };
+  const change: Entry = { index: lastIndex + 1, term, type: 'conf', data: encodeConfChange({ type: 'addLearner', nodeId: 'n4', context: '' }) };
+  const n2 = c.node('n2');
+  n2.step(append('n1', 'n2', term, prev, [change], lastIndex));
+  t.same(n2.status().conf.learners, ['n4'], 'n2 holds an uncommitted change');
+  // A later leader's append that would replace it, with a gap in its entries: a programmer error.
+  const broken = append('n3', 'n2', term + 1, prev, [
+    { index: lastIndex + 1, term: term + 1, type: 'normal', data: bytes('x') },
+    { index: lastIndex + 3, term: term + 1, type: 'normal', data: bytes('y') },
+  ], lastIndex);
+  t.throws(() => n2.step(broken), AssertionFailure, 'the log refuses entries that do not follow one another');
+  t.same(n2.status().conf.learners, ['n4'], 'the configuration log was not truncated before the check');
+  t.equal(n2.status().lastIndex, lastIndex + 1, 'nor was the log');
+});
+
+t.test('lease reads with a lease under one tick are refused at construction, not silently never served', async (t) => {
+  const config = { ...DEFAULT_RAFT_CONFIG, id: 'n1', applied: 0, random: new Prng(1), heartbeatTicks: 1, electionTicks: 3, maxClockDriftRatio: 0.49 };
+  t.equal(leaseTicks(config), -1);
+  t.throws(() => new RawNode(config, MemoryStorage.bootstrap(['n1'])), /electionTicks 3 with maxClockDriftRatio 0.49 leaves a lease of -1 ticks/);
+  t.doesNotThrow(() => new RawNode({ ...config, leaseReads: false }, MemoryStorage.bootstrap(['n1'])), 'without lease reads the setting is fine');
+  t.doesNotThrow(() => new RawNode({ ...config, electionTicks: 7 }, MemoryStorage.bootstrap(['n1'])), 'nor with a longer election timeout');
 });

@@ -42,8 +42,8 @@ export interface DriverStorage extends LogStorage {
   /** One fsync for everything written before the call. */
   sync(): Promise<void>;
   syncNow(): void;
-  /** Our own snapshot at an applied index; compacts the log below it. */
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void;
+  /** Our own snapshot at an applied index; compacts the log below it but for `keepEntries` entries (a catch-up tail). */
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, keepEntries?: number): void;
   loadSnapshot(): Snapshot | undefined;
   openSnapshotReader(index: number): SnapshotSource;
   /**
@@ -101,8 +101,8 @@ export class FileDriverStorage implements DriverStorage {
   syncNow(): void {
     this.raft.syncNow();
   }
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
-    this.raft.saveSnapshot(meta, data);
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, keepEntries = 0): void {
+    this.raft.saveSnapshot(meta, data, keepEntries);
   }
   loadSnapshot(): Snapshot | undefined {
     return this.raft.loadSnapshot();

@@ -218,16 +218,20 @@ export class RaftStorage implements LogStorage {
 
   /**
    * Saves this node's own snapshot at meta.index (which must be committed and
-   * in the log with meta.term), then compacts the log below it and prunes
-   * old snapshot files.
+   * in the log with meta.term), then compacts the log below it, keeping the
+   * last `keepEntries` entries at or below it as a catch-up tail (a follower
+   * that far behind is sent entries, not the snapshot; a restart drops the
+   * tail), and prunes old snapshot files.
    */
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, keepEntries = 0): void {
     this.checkWritable();
     assert(meta.index > this.snapshot.index, `snapshot at ${meta.index} is not newer than ${this.snapshot.index}`);
     assert(meta.index <= this.hardStateValue.commit, `snapshot at ${meta.index} is above the commit index ${this.hardStateValue.commit}`);
     assert(this.wal.term(meta.index) === meta.term, `snapshot ${meta.index}/${meta.term} does not match the log`);
+    assert(Number.isSafeInteger(keepEntries) && keepEntries >= 0, `keepEntries ${keepEntries} must be a count`);
     this.writeSnapshotFile(meta, data);
-    this.wal.compact(meta.index, meta.term);
+    const floor = Math.max(this.wal.firstIndex() - 1, meta.index - keepEntries);
+    this.wal.compact(floor, this.wal.term(floor) as number);
     this.snapshot = meta;
     this.pruneSnapshots();
     this.pruneStagedSnapshots();

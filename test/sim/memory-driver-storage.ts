@@ -74,9 +74,9 @@ export class MemoryDriverStorage implements DriverStorage {
     this.durable = this.current.clone();
   }
 
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, keepEntries = 0): void {
     // Written and synced before it returns, like the snapshot file.
-    this.current.compact(meta, data);
+    this.current.compact(meta, data, keepEntries);
     for (const [key, staged] of this.staged) if (staged.meta.index <= meta.index) this.staged.delete(key);
     if (this.durable.lastIndex() >= meta.index && this.durable.term(meta.index) === meta.term) this.durable.compact(meta, data);
   }

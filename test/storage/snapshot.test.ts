@@ -208,3 +208,20 @@ t.test('staging is bounded: beyond the limit a new stream is refused, none alrea
   t.same(allSnapshotFiles(dir), ['snap-000000000000012c-0000000000000002.snap'], 'a restart empties staging: the core forgot what it accepted');
   await reopened.close();
 });
+
+t.test('a snapshot may keep a catch-up tail of entries below it; a restart drops the tail', async (t) => {
+  const dir = withDir(t, 'snap-tail');
+  const storage = await logOf(dir, 3000);
+  storage.saveSnapshot(meta(2000, 1), entryData(2000, 1, 500), 300);
+  t.equal(storage.snapshotMeta().index, 2000);
+  t.equal(storage.firstIndex(), 1701, 'the last 300 entries the snapshot covers stay');
+  t.equal(storage.term(1700), 1);
+  t.ok(entryIsGenuine(storage.entries(1701, 1702, 1 << 20)[0]!), 'and are readable');
+  storage.saveSnapshot(meta(2100, 1), entryData(2100, 1, 500), 5000);
+  t.equal(storage.firstIndex(), 1701, 'a tail never grows back below what was compacted');
+  await storage.close();
+  const reopened = RaftStorage.open(dir, SMALL);
+  t.equal(reopened.firstIndex(), 2101);
+  t.equal(reopened.lastIndex(), 3000);
+  await reopened.close();
+});

@@ -205,7 +205,7 @@ export class DriverSimulation {
   private async client(until: number): Promise<void> {
     // One write or read every few ms to a random live node, each tracked as its own promise.
     while (this.time.nowMs < until && !this.failure) {
-      await new Promise<void>((resolve) => this.time.schedule('sim', resolve, this.random.int(1, 8)));
+      await new Promise<void>((resolve) => this.time.schedule('sim', resolve, this.random.int(1, 11)));
       const state = this.random.pick(this.live().length > 0 ? this.live() : [...this.states.values()]);
       const node = state.node;
       if (!node) continue;

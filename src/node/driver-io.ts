@@ -45,8 +45,8 @@ export interface DriverStorage extends LogStorage {
   /** One fsync for everything written before the call. */
   sync(): Promise<void>;
   syncNow(): void;
-  /** Our own snapshot at an applied index; compacts the log below it. */
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void;
+  /** Our own snapshot at an applied index; compacts the log below it but for the last `retainEntries` entries. */
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, retainEntries: number): void;
   loadSnapshot(): Snapshot | undefined;
   openSnapshotReader(index: number): SnapshotSource;
   /** Receives a leader's snapshot; kept aside until the core accepts it. */
@@ -106,8 +106,8 @@ export class FileDriverStorage implements DriverStorage {
   syncNow(): void {
     this.raft.syncNow();
   }
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
-    this.raft.saveSnapshot(meta, data);
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, retainEntries: number): void {
+    this.raft.saveSnapshot(meta, data, retainEntries);
   }
   loadSnapshot(): Snapshot | undefined {
     return this.raft.loadSnapshot();

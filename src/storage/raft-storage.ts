@@ -201,13 +201,23 @@ export class RaftStorage implements LogStorage {
    * in the log with meta.term), then compacts the log below it and prunes
    * old snapshot files.
    */
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
+  /**
+   * Saves our own snapshot and compacts the log below it, keeping the last
+   * `retainEntries` entries before the snapshot: a follower briefly behind
+   * then catches up from the log instead of receiving the whole ledger. The
+   * tail lives as long as the process; after a restart the log starts at the
+   * snapshot again.
+   */
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, retainEntries = 0): void {
     this.checkWritable();
     assert(meta.index > this.snapshot.index, `snapshot at ${meta.index} is not newer than ${this.snapshot.index}`);
     assert(meta.index <= this.hardStateValue.commit, `snapshot at ${meta.index} is above the commit index ${this.hardStateValue.commit}`);
     assert(this.wal.term(meta.index) === meta.term, `snapshot ${meta.index}/${meta.term} does not match the log`);
+    assert(Number.isSafeInteger(retainEntries) && retainEntries >= 0, `retainEntries must be a whole number, got ${retainEntries}`);
     this.writeSnapshotFile(meta, data);
-    this.wal.compact(meta.index, meta.term);
+    const compactTo = meta.index - retainEntries;
+    const compactTerm = this.wal.term(compactTo);
+    if (compactTo >= this.wal.firstIndex() && compactTerm !== undefined) this.wal.compact(compactTo, compactTerm);
     this.snapshot = meta;
     this.pruneSnapshots();
   }

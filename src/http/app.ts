@@ -160,6 +160,35 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   return app;
 }
 
+const REQUEST_SUMMARY_INTERVAL_MS = 60_000;
+
+/** One info line per interval with the requests answered, by status class (nothing when idle). */
+class RequestSummary {
+  private byClass = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly log: FastifyBaseLogger, intervalMs: number) {
+    this.timer = setInterval(() => this.flush(intervalMs), intervalMs);
+    this.timer.unref();
+  }
+
+  count(statusCode: number): void {
+    const key = `${Math.floor(statusCode / 100)}xx`;
+    this.byClass.set(key, (this.byClass.get(key) ?? 0) + 1);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private flush(intervalMs: number): void {
+    if (this.byClass.size === 0) return;
+    const counts = Object.fromEntries(this.byClass);
+    this.byClass = new Map();
+    this.log.info({ intervalMs, requests: counts }, 'requests answered');
+  }
+}
+
 /**
  * Answers a request that Node's HTTP parser refused before fastify saw it,
  * with the contract's error body and the Raft headers, then closes the
@@ -194,35 +223,6 @@ function clientErrorOf(error: NodeJS.ErrnoException): ApiError {
       return apiError('headers_too_large', 'the request line and headers are larger than the server accepts');
     default:
       return apiError('bad_request', `the request could not be parsed as HTTP/1.1 (${error.code ?? 'no code'})`);
-  }
-}
-
-const REQUEST_SUMMARY_INTERVAL_MS = 60_000;
-
-/** One info line per interval with the requests answered, by status class (nothing when idle). */
-class RequestSummary {
-  private byClass = new Map<string, number>();
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(private readonly log: FastifyBaseLogger, intervalMs: number) {
-    this.timer = setInterval(() => this.flush(intervalMs), intervalMs);
-    this.timer.unref();
-  }
-
-  count(statusCode: number): void {
-    const key = `${Math.floor(statusCode / 100)}xx`;
-    this.byClass.set(key, (this.byClass.get(key) ?? 0) + 1);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  private flush(intervalMs: number): void {
-    if (this.byClass.size === 0) return;
-    const counts = Object.fromEntries(this.byClass);
-    this.byClass = new Map();
-    this.log.info({ intervalMs, requests: counts }, 'requests answered');
   }
 }
 

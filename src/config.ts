@@ -3,6 +3,7 @@
 // rest of the program reads. Errors name the flag and the variable.
 
 import { z } from 'zod';
+import { leaseTooShort } from './raft/config.js';
 
 export const tokenScopeSchema = z.enum(['read', 'write', 'admin']);
 export type TokenScope = z.infer<typeof tokenScopeSchema>;
@@ -57,6 +58,9 @@ export const configSchema = z
     if (c.electionTicks <= 2 * c.heartbeatTicks) {
       ctx.addIssue({ code: 'custom', path: ['electionTicks'], message: 'election ticks must exceed twice the heartbeat ticks' });
     }
+    // The node serves lease reads: the lease must last at least one tick after drift is allowed for.
+    const leaseProblem = leaseTooShort(c);
+    if (leaseProblem !== undefined) ctx.addIssue({ code: 'custom', path: ['electionTicks'], message: leaseProblem });
     if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: '--tls-cert and --tls-key go together' });
     }

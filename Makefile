@@ -5,7 +5,7 @@ NODE_MODULES_STAMP := node_modules/.install-stamp
 SIM_SEEDS ?= 1..200
 SIM_STEPS ?= 3000
 
-.PHONY: all install build typecheck test run sim sim-long clean bench-wal bench-apply prometheus-install monitoring-check
+.PHONY: all install build typecheck test run sim sim-long clean bench bench-quick bench-scale bench-install bench-wal bench-apply bench-json prometheus-install monitoring-check
 
 all: build
 
@@ -59,11 +59,36 @@ clean:
 	rm -rf dist
 
 # Benchmarks print ratios measured side by side in one run; see docs/benchmarks.md.
+# raft-ledger beside a 3-member etcd, same wrk load, one system at a time;
+# prints the issue-9 targets as PASS/MISS (for reading: the exit status says
+# only whether the run worked) and writes bench/results/latest.json. Settings:
+# BENCH_CONNECTIONS, BENCH_SECONDS, ... (header of bench/compare.ts).
+bench: build bench-install
+	node dist/bench/compare.js
+
+# The same with 2 s per phase, for iterating.
+bench-quick: build bench-install
+	BENCH_SECONDS=$${BENCH_SECONDS:-2} node dist/bench/compare.js
+
+# raft-ledger as load and state grow: writes at 1-256 connections, memory with
+# 1M accounts and up to 10M transfers (time-bounded load), restart and
+# snapshot catch-up times. Long (15-30 min); settings in bench/scale.ts.
+bench-scale: build bench-install
+	node dist/bench/scale.js
+
+# etcd-server and wrk from Debian's packages when missing; unlike the test
+# tools, a bench without them cannot run, so exit 77 (cannot here) fails too.
+bench-install:
+	bash scripts/bench-install.sh
+
 bench-wal: build
 	node dist/bench/wal.js
 
 bench-apply: build
 	node dist/bench/apply.js
+
+bench-json: build
+	node dist/bench/json-parse.js
 
 # Installs prometheus/promtool from Debian's packages when missing (exit 77 =
 # cannot here: the monitoring tests then skip and say why).

@@ -3,6 +3,7 @@
 // rest of the program reads. Errors name the flag and the variable.
 
 import { z } from 'zod';
+import { leaseTooShort } from './raft/config.js';
 
 export const tokenScopeSchema = z.enum(['read', 'write', 'admin']);
 export type TokenScope = z.infer<typeof tokenScopeSchema>;
@@ -39,6 +40,7 @@ export const configSchema = z
     heartbeatTicks: z.number().int().min(1).max(100),
     maxClockDriftRatio: z.number().min(0).max(0.49),
     snapshotEveryEntries: z.number().int().min(10).max(100_000_000),
+    snapshotRetainEntries: z.number().int().min(0).max(100_000_000),
     maxPendingWrites: z.number().int().min(1).max(10_000_000),
     bodyLimitBytes: z.number().int().min(1024).max(256 << 20),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
@@ -56,6 +58,9 @@ export const configSchema = z
     if (c.electionTicks <= 2 * c.heartbeatTicks) {
       ctx.addIssue({ code: 'custom', path: ['electionTicks'], message: 'election ticks must exceed twice the heartbeat ticks' });
     }
+    // The node serves lease reads: the lease must last at least one tick after drift is allowed for.
+    const leaseProblem = leaseTooShort(c);
+    if (leaseProblem !== undefined) ctx.addIssue({ code: 'custom', path: ['electionTicks'], message: leaseProblem });
     if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: '--tls-cert and --tls-key go together' });
     }
@@ -92,6 +97,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'heartbeatTicks', flag: '--heartbeat-ticks', env: 'LEDGER_HEARTBEAT_TICKS', kind: 'int', fallback: '2', help: 'heartbeat interval in ticks' },
   { key: 'maxClockDriftRatio', flag: '--max-clock-drift', env: 'LEDGER_MAX_CLOCK_DRIFT', kind: 'number', fallback: '0.1', help: 'assumed max clock rate difference (lease safety)' },
   { key: 'snapshotEveryEntries', flag: '--snapshot-entries', env: 'LEDGER_SNAPSHOT_ENTRIES', kind: 'int', fallback: '20000', help: 'snapshot after this many applied entries' },
+  { key: 'snapshotRetainEntries', flag: '--snapshot-retain-entries', env: 'LEDGER_SNAPSHOT_RETAIN_ENTRIES', kind: 'int', fallback: '5000', help: 'log entries kept below a snapshot so a follower briefly behind catches up without one' },
   { key: 'maxPendingWrites', flag: '--max-pending-writes', env: 'LEDGER_MAX_PENDING_WRITES', kind: 'int', fallback: '50000', help: 'writes in flight before 429' },
   { key: 'bodyLimitBytes', flag: '--body-limit', env: 'LEDGER_BODY_LIMIT', kind: 'int', fallback: '16777216', help: 'largest request body in bytes' },
   { key: 'logLevel', flag: '--log-level', env: 'LEDGER_LOG_LEVEL', kind: 'string', fallback: 'info', help: 'log level' },

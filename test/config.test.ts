@@ -38,6 +38,11 @@ t.test('errors name the flag, the variable and the fix', async (t) => {
   t.match(attempt(['--id', 'n1', '--data', 'd', '--peers', peers, '--cluster-secret', 'short']), /at least 16/);
   t.match(attempt(['--id', 'n1', '--data', 'd', '--join', 'http://127.0.0.1:7001', '--peers', peers]), /exclude each other/);
   t.match(attempt(['--id', 'n1', '--data', 'd', '--peers', peers, '--tokens', 'abcdefghijklmnopq=owner']), /--tokens/);
+  t.match(
+    attempt(['--id', 'n1', '--data', 'd', '--peers', peers, '--election-ticks', '3', '--max-clock-drift', '0.49']),
+    /--election-ticks \(LEDGER_ELECTION_TICKS\).*lease of -1 ticks/,
+    'a lease too short for lease reads is refused at start, naming the flag',
+  );
 });
 
 t.test('loopback detection', async (t) => {

@@ -137,6 +137,7 @@ async function main(): Promise<void> {
     heartbeatTicks: config.heartbeatTicks,
     maxClockDriftRatio: config.maxClockDriftRatio,
     snapshotEveryEntries: config.snapshotEveryEntries,
+    snapshotRetainEntries: config.snapshotRetainEntries,
     maxPendingWrites: config.maxPendingWrites,
     clock: systemClock,
     logger,

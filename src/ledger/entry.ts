@@ -40,11 +40,17 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeEntry(entry: LedgerEntry): Uint8Array {
-  const json = JSON.stringify(
-    { v: CURRENT_COMMAND_VERSION, time_ms: entry.timeMs, command: entry.command },
-    (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
-  );
-  return encoder.encode(json);
+  return encodeEntryWithCommand(entry.timeMs, encodeCommand(entry.command));
+}
+
+/** The command's part of an entry: its JSON, amounts as decimal strings. Equal commands give equal text. */
+export function encodeCommand(command: Command): string {
+  return JSON.stringify(command, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+}
+
+/** An entry around a command already encoded with encodeCommand (the write path keys pending writes by it). */
+export function encodeEntryWithCommand(timeMs: number, commandJson: string): Uint8Array {
+  return encoder.encode(`{"v":${CURRENT_COMMAND_VERSION},"time_ms":${timeMs},"command":${commandJson}}`);
 }
 
 /** Never throws: a corrupt or unknown entry decodes to `invalid` with a stable reason. */

@@ -2,10 +2,10 @@
 // the node, the state machine, its query views and the JSON renderer.
 
 export * from './schemas.js';
-export { encodeEntry, decodeEntry, MAX_ENTRY_TIME_MS, type LedgerEntry, type DecodedEntry } from './entry.js';
+export { encodeEntry, encodeCommand, encodeEntryWithCommand, decodeEntry, MAX_ENTRY_TIME_MS, type LedgerEntry, type DecodedEntry } from './entry.js';
 export { resultCodes, type ResultCode } from './codes.js';
 export type { CreateResult, ItemResult, ReservationResult, ConfirmResult, ReleaseResult } from './context.js';
-export { LedgerStateMachine, type ApplyOutcome, type CommandResult } from './state-machine.js';
+export { LedgerStateMachine, type ApplyOutcome, type CommandResult, type LedgerLogEntry } from './state-machine.js';
 export type { ExpireResult } from './expiry.js';
 export type { VerifyReport } from './verify.js';
 export { MAX_TRANSFERS_PAGE, type AccountView, type TransferView, type ItemView, type ReservationView, type LedgerQueries } from './queries.js';

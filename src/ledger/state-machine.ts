@@ -45,6 +45,12 @@ export interface ApplyOutcome {
   result: CommandResult;
 }
 
+/** One Raft log entry as the ledger sees it: its index and its bytes. */
+export interface LedgerLogEntry {
+  readonly index: number;
+  readonly data: Uint8Array;
+}
+
 interface Meta {
   appliedIndex: number;
   timeMs: number;
@@ -100,44 +106,64 @@ export class LedgerStateMachine {
    * results; only programmer errors throw, and then nothing of the entry stays.
    */
   applyEntry(index: number, bytes: Uint8Array): ApplyOutcome {
-    assert(Number.isSafeInteger(index) && index >= 1, `entry index must be a positive integer, got ${index}`);
-    assert(index === this.meta.appliedIndex + 1, `entry ${index} applied after ${this.meta.appliedIndex}: must be applied once, in order`);
-    const decoded = decodeEntry(bytes);
-    const entryTime = decoded.kind === 'empty' ? undefined : decoded.timeMs;
-    const timeMs = Math.max(entryTime ?? this.meta.timeMs, this.meta.timeMs);
-    const effects = new Effects();
-    const context: ApplyContext = { db: this.db, index, timeMs, effects, statement: this.statement };
-    const next = this.applyInTransaction(index, () => {
-      const result: CommandResult =
-        decoded.kind === 'command' ? applyCommand(context, decoded.command)
-        : decoded.kind === 'empty' ? { type: 'none' }
-        : { type: 'entry_invalid', code: 'entry_invalid', reason: decoded.reason };
-      const dataDigest = sha256Hex(bytes);
-      const effectsDigest = effects.digest();
-      const chainHead = nextHead(this.meta.chainHead, index, timeMs, dataDigest, effectsDigest);
-      this.statement('INSERT INTO chain (entry_index, time_ms, data_digest, effects_digest, head) VALUES (?, ?, ?, ?, ?)').run(
-        index, timeMs, dataDigest, effectsDigest, chainHead,
-      );
-      this.statement('UPDATE meta SET applied_index = ?, time_ms = ?, chain_head = ?').run(index, timeMs, chainHead);
-      return { result, meta: { appliedIndex: index, timeMs, chainHead } };
-    });
-    this.meta = next.meta;
-    return { index, timeMs, result: next.result };
+    return this.applyEntries([{ index, data: bytes }])[0] as ApplyOutcome;
   }
 
   /**
-   * Runs one entry's transaction. Business outcomes are results, so anything
+   * Applies consecutive entries (the first must be appliedIndex() + 1) in ONE
+   * SQLite transaction: one commit for the batch instead of one per entry.
+   * Each entry stays atomic with its applied index, because the batch is: the
+   * stored applied index and the state always move together, and if any
+   * entry throws (a programmer error) the whole batch rolls back and
+   * appliedIndex() is what it was; the node then stops and re-applies from
+   * the log. An entry with empty data carries no command (no-op, membership).
+   */
+  applyEntries(entries: readonly LedgerLogEntry[]): ApplyOutcome[] {
+    if (entries.length === 0) return [];
+    let meta = this.meta;
+    const outcomes: ApplyOutcome[] = [];
+    const recordChain = this.statement('INSERT INTO chain (entry_index, time_ms, data_digest, effects_digest, head) VALUES (?, ?, ?, ?, ?)');
+    const first = (entries[0] as LedgerLogEntry).index;
+    const last = this.applyInTransaction(first, () => {
+      for (const { index, data } of entries) {
+        assert(Number.isSafeInteger(index) && index >= 1, `entry index must be a positive integer, got ${index}`);
+        assert(index === meta.appliedIndex + 1, `entry ${index} applied after ${meta.appliedIndex}: must be applied once, in order`);
+        const decoded = decodeEntry(data);
+        const entryTime = decoded.kind === 'empty' ? undefined : decoded.timeMs;
+        const timeMs = Math.max(entryTime ?? meta.timeMs, meta.timeMs);
+        const effects = new Effects();
+        const context: ApplyContext = { db: this.db, index, timeMs, effects, statement: this.statement };
+        const result: CommandResult =
+          decoded.kind === 'command' ? applyCommand(context, decoded.command)
+          : decoded.kind === 'empty' ? { type: 'none' }
+          : { type: 'entry_invalid', code: 'entry_invalid', reason: decoded.reason };
+        const dataDigest = sha256Hex(data);
+        const effectsDigest = effects.digest();
+        const chainHead = nextHead(meta.chainHead, index, timeMs, dataDigest, effectsDigest);
+        recordChain.run(index, timeMs, dataDigest, effectsDigest, chainHead);
+        meta = { appliedIndex: index, timeMs, chainHead };
+        outcomes.push({ index, timeMs, result });
+      }
+      this.statement('UPDATE meta SET applied_index = ?, time_ms = ?, chain_head = ?').run(meta.appliedIndex, meta.timeMs, meta.chainHead);
+      return meta;
+    });
+    this.meta = last;
+    return outcomes;
+  }
+
+  /**
+   * Runs a batch's transaction. Business outcomes are results, so anything
    * thrown here is a programmer error (or storage failing under us): SQLite's
    * errors, such as a CHECK constraint that the code should have refused
    * first, surface as AssertionFailure like the code's own assertions, after
-   * the transaction has rolled back and left nothing of the entry.
+   * the transaction has rolled back and left nothing of the batch.
    */
-  private applyInTransaction<T>(index: number, apply: () => T): T {
+  private applyInTransaction<T>(firstIndex: number, apply: () => T): T {
     try {
       return this.db.transaction(apply)();
     } catch (error) {
       if (error instanceof AssertionFailure) throw error;
-      throw new AssertionFailure(`entry ${index} failed to apply and was rolled back: ${String(error)}`, { cause: error });
+      throw new AssertionFailure(`entries from ${firstIndex} failed to apply and were rolled back: ${String(error)}`, { cause: error });
     }
   }
 
@@ -172,6 +198,13 @@ export class LedgerStateMachine {
     incoming.close();
     const temporary = `${this.path}.restore`;
     writeDurably(temporary, parsed.image);
+    // Crash-safe order: first every committed page goes into the main file and the WAL is
+    // emptied, so removing the WAL and shared-memory files loses nothing (closing checkpoints
+    // only as the last connection, and a half-checkpointed file without its WAL is corrupt).
+    // A crash at any later step leaves the whole old database or the whole new one; a stale
+    // WAL must never meet the new file, so it goes before the rename.
+    const [checkpoint] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: bigint | number }[];
+    assert(Number(checkpoint?.busy ?? 0) === 0, 'restore refused: another connection holds the WAL, it cannot be checkpointed');
     this.db.close();
     for (const suffix of ['-wal', '-shm']) rmSync(`${this.path}${suffix}`, { force: true });
     renameSync(temporary, this.path);

@@ -27,6 +27,8 @@ export interface MetricsSource {
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Entries per batch: how well group commit and batched apply are working. */
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -36,6 +38,8 @@ export class NodeMetrics {
   readonly appendEntriesSeconds: Histogram;
   readonly walFsyncSeconds: Histogram;
   readonly applySeconds: Histogram;
+  readonly walSyncEntries: Histogram;
+  readonly applyBatchEntries: Histogram;
   readonly readStalenessSeconds: Histogram;
   readonly transfers: Counter<'result'>;
   readonly reservations: Counter<'result'>;
@@ -88,7 +92,10 @@ export class NodeMetrics {
     this.proposalCommitSeconds = histogram('raft_proposal_commit_seconds', 'From proposing a write to applying it on the leader.');
     this.appendEntriesSeconds = histogram('raft_append_entries_seconds', 'From sending an append to a follower to its acknowledgement.');
     this.walFsyncSeconds = histogram('raft_wal_fsync_seconds', 'One group-commit fdatasync of the write-ahead log.');
-    this.applySeconds = histogram('ledger_apply_seconds', 'Applying one log entry to the SQLite ledger.');
+    this.applySeconds = histogram('ledger_apply_seconds', 'Applying one batch of committed entries to the SQLite ledger (one transaction).');
+    const batchHistogram = (name: string, help: string): Histogram => new Histogram({ name, help, buckets: BATCH_BUCKETS, registers });
+    this.walSyncEntries = batchHistogram('raft_wal_sync_entries', 'Log entries made durable by one fdatasync (group commit).');
+    this.applyBatchEntries = batchHistogram('ledger_apply_batch_entries', 'Log entries applied in one SQLite transaction.');
     this.readStalenessSeconds = histogram('ledger_read_staleness_seconds', 'Proven staleness bound of the stale reads served.');
     this.transfers = new Counter({ name: 'ledger_transfers_total', help: 'Transfers applied, by result.', labelNames: ['result'], registers });
     this.reservations = new Counter({

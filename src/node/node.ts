@@ -1,20 +1,40 @@
 // LedgerNode: the driver that turns the pure Raft core into a running node.
-// It owns the Ready loop (send leader traffic, persist with one fsync, send
-// the rest, apply, advance), the ticker driven by a monotonic clock, group
-// commit of client writes, ReadIndex/lease/stale reads, idle expiry of holds,
-// snapshots by entry count, snapshot streaming, membership and leadership
-// transfer. It implements LedgerService for the HTTP layer.
+// It owns the Ready loop and the node's lifecycle; every other duty is a part
+// it creates and holds (docs/architecture.md draws them):
+//
+//   Ready loop (here)   send leader traffic, persist with one fsync, send the
+//                       rest, hand committed entries to the apply stage,
+//                       advance; the ticker; snapshots by entry count and
+//                       incoming snapshots
+//   ApplyQueue          applies committed entries in batches, one SQLite
+//                       transaction each, off the persist path
+//   WritePath           proposal queue, group commit, write waiters
+//   ReadPath            ReadIndex/lease waiters, staleness proof, min_index
+//   ReplicationLag      per-follower lag and append latency (leader)
+//   ClusterOps          membership, learner promotion, leadership transfer,
+//                       peer URLs, cluster status
+//   ExpiryScheduler     the leader's expiry entries for due holds
+//
+// Parts get what they need through their constructors (narrow views of the
+// core, callbacks such as `kick`); they never import this file.
 
 import path from 'node:path';
 import { assert } from '../lib/assert.js';
 import { Prng } from '../lib/prng.js';
-import { encodeEntry, LedgerStateMachine, type Command, type CommandResult, type LedgerQueries } from '../ledger/index.js';
-import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../raft/config.js';
-import { bootstrapLog, decodeConfChange } from '../raft/membership.js';
+import { LedgerStateMachine, type Command, type CommandResult, type LedgerQueries } from '../ledger/index.js';
+import { DEFAULT_RAFT_CONFIG } from '../raft/config.js';
+import { bootstrapLog } from '../raft/membership.js';
 import { RawNode } from '../raft/raw-node.js';
-import { NONE, type ConfChange, type Entry, type Message, type NodeId, type Ready, type SnapshotMeta } from '../raft/types.js';
+import { NONE, type Message, type NodeId, type Ready, type SnapshotMeta } from '../raft/types.js';
 import { StorageFailedError } from '../storage/errors.js';
+import { ApplyQueue, MAX_APPLY_BACKLOG_ENTRIES, type AppliedEntry } from './apply-queue.js';
+import { ClusterOps } from './cluster-ops.js';
 import { FileDriverStorage, sleep, systemScheduler, type DriverStorage, type Scheduler } from './driver-io.js';
+import { ExpiryScheduler } from './expiry.js';
+import { NodeMetrics } from './metrics.js';
+import { RETRY_AFTER_MS, STOP_POLL_MS, resolveNodeOptions, type LedgerNodeOptions, type ResolvedNodeOptions } from './node-options.js';
+import { ReadPath } from './read-path.js';
+import { ReplicationLag } from './replication-lag.js';
 import type {
   ClusterStatus,
   LedgerService,
@@ -26,88 +46,29 @@ import type {
   Readiness,
   WriteResult,
 } from './service.js';
-import { NodeMetrics, type PeerLag } from './metrics.js';
-import type { SnapshotSink, Transport, TransportHandlers } from './transport.js';
+import type { SnapshotSink, Transport } from './transport.js';
+import { WritePath } from './write-path.js';
 
-export interface Clock {
-  /** Monotonic milliseconds (never jumps back): ticks, leases, staleness. */
-  monotonicMs(): number;
-  /** Wall-clock milliseconds: only to stamp entries (the ledger keeps time monotonic itself). */
-  wallMs(): number;
-}
+export { systemClock, NODE_DEFAULTS, type Clock, type LedgerNodeOptions, type NodeLogger } from './node-options.js';
 
-export const systemClock: Clock = {
-  monotonicMs: () => performance.now(),
-  wallMs: () => Date.now(),
-};
-
-export interface NodeLogger {
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
-
-export interface LedgerNodeOptions {
-  readonly id: NodeId;
-  readonly dataDir: string;
-  /** Initial voters and how this node reaches each (its own entry is its advertised URL). */
-  readonly peers: ReadonlyMap<NodeId, string>;
-  /** Start without bootstrapping: the node waits to be added by a member. */
-  readonly join: boolean;
-  readonly tickMs: number;
-  readonly electionTicks: number;
-  readonly heartbeatTicks: number;
-  readonly maxClockDriftRatio: number;
-  /** Take a snapshot once this many entries were applied since the last one. */
-  readonly snapshotEveryEntries: number;
-  /** Client writes waiting to be proposed or committed before the node answers overloaded. */
-  readonly maxPendingWrites: number;
-  readonly transport: (handlers: TransportHandlers) => Transport;
-  readonly clock: Clock;
-  /** Timers; the simulator passes a virtual one. Default: Node's. */
-  readonly scheduler?: Scheduler;
-  /** The Raft log's storage; default: the WAL under dataDir/raft. */
-  readonly storage?: DriverStorage;
-  /** The state machine; default: SQLite at dataDir/ledger.db. */
-  readonly ledger?: LedgerStateMachine;
-  readonly logger: NodeLogger;
-  readonly raftOverrides?: Partial<RaftConfig>;
-}
-
-interface WriteWaiter {
-  readonly data: Uint8Array;
-  readonly proposedAtMs: number;
-  index: number;
-  term: number;
-  readonly resolve: (outcome: Outcome<WriteResult>) => void;
-  readonly timer: unknown;
-}
-
-interface ReadWaiter {
-  /** Monotonic time the read index was requested: the state served is no older than this. */
-  readonly requestedAtMs: number;
-  readonly resolve: (index: number | undefined) => void;
-}
-
-interface AppliedWaiter {
-  readonly index: number;
-  readonly resolve: () => void;
-}
-
-const RETRY_AFTER_MS = 1000;
-/** Appends remembered per peer for the append-latency histogram. */
-const MAX_TIMED_APPENDS = 1024;
-const MAX_PROPOSAL_BATCH = 4096;
+/** A paused process replays at most this many election timeouts of ticks: enough for every timeout to fire once. */
+const MAX_CATCH_UP_ELECTIONS = 2;
 
 export class LedgerNode implements LedgerService {
   readonly nodeId: NodeId;
   readonly storage: DriverStorage;
-  private readonly scheduler: Scheduler;
   readonly ledger: LedgerStateMachine;
+  readonly metrics: NodeMetrics;
+  private readonly options: ResolvedNodeOptions;
+  private readonly scheduler: Scheduler;
   private readonly raw: RawNode;
   private readonly transport: Transport;
-  private readonly peerUrls = new Map<NodeId, string>();
-  private readonly options: LedgerNodeOptions;
+  private readonly applyQueue: ApplyQueue;
+  private readonly writes: WritePath;
+  private readonly reads: ReadPath;
+  private readonly lag: ReplicationLag;
+  private readonly cluster: ClusterOps;
+  private readonly expiry: ExpiryScheduler;
 
   private ticker: unknown;
   private ticksDone = 0;
@@ -117,31 +78,15 @@ export class LedgerNode implements LedgerService {
   private readyLoopAgain = false;
   private stopping = false;
   private storageError: StorageFailedError | undefined;
-
-  private proposalQueue: WriteWaiter[] = [];
-  private proposalFlushScheduled = false;
-  private readonly writeWaiters = new Map<number, WriteWaiter>();
-  private pendingWriteCount = 0;
-  private readonly readWaiters = new Map<string, ReadWaiter>();
-  private nextReadId = 0;
-  private appliedWaiters: AppliedWaiter[] = [];
-  /** Monotonic time as of which the local state is proven fresh (a read index requested then is applied). */
-  private freshAsOfMs = Number.NEGATIVE_INFINITY;
-  private expiryProposedAtMs = Number.NEGATIVE_INFINITY;
-  private readonly promotions = new Set<NodeId>();
-  readonly metrics: NodeMetrics;
   private lastLeader: NodeId = NONE;
   private electionsCounted = 0;
-  /** Per peer: last index of each append sent -> monotonic time, for raft_append_entries_seconds. */
-  private readonly appendSentAt = new Map<NodeId, Map<number, number>>();
-  /** Per peer: since when (monotonic) it has been behind the commit index. */
-  private readonly behindSinceMs = new Map<NodeId, number>();
 
-  constructor(options: LedgerNodeOptions) {
+  constructor(given: LedgerNodeOptions) {
+    const options = resolveNodeOptions(given);
     this.options = options;
     this.nodeId = options.id;
-    for (const [id, url] of options.peers) this.peerUrls.set(id, url);
     this.scheduler = options.scheduler ?? systemScheduler;
+    const clock = options.clock;
     this.storage =
       options.storage ??
       FileDriverStorage.open(options.dataDir, { onLog: (event) => options.logger.warn({ event }, 'storage recovery') });
@@ -158,12 +103,73 @@ export class LedgerNode implements LedgerService {
         id: options.id,
         applied: this.ledger.appliedIndex(),
         abstainUntilCaughtUp: this.storage.recoveredWithLoss,
-        random: new Prng(seedFrom(options.id, options.clock.wallMs())),
+        random: new Prng(seedFrom(options.id, clock.wallMs())),
       },
       this.storage,
     );
-    this.learnPeerUrlsFromLog();
-    this.transport = options.transport({
+    this.startedAtMs = clock.monotonicMs();
+    this.lag = new ReplicationLag({
+      nodeId: this.nodeId, raw: this.raw, clock, tickMs: options.tickMs, appendAcknowledged: (seconds) => this.metrics.appendEntriesSeconds.observe(seconds),
+    });
+    this.metrics = new NodeMetrics(options.id, {
+      term: () => this.raw.summary().term,
+      isLeader: () => this.raw.summary().role === 'leader',
+      commitIndex: () => this.raw.summary().commit,
+      appliedIndex: () => this.ledger.appliedIndex(),
+      lastLogIndex: () => this.raw.summary().lastIndex,
+      snapshotIndex: () => this.storage.snapshotMeta().index,
+      peers: () => this.lag.peers(),
+    });
+    const kick = (): void => this.kick();
+    const notLeader = (): NodeError => this.notLeaderError();
+    const unavailable = (): NodeError | undefined => this.unavailable();
+    const notServing = (): NodeError | undefined => this.notServing();
+    this.applyQueue = new ApplyQueue({
+      ledger: () => this.ledger,
+      scheduler: this.scheduler,
+      nowMs: () => clock.monotonicMs(),
+      applied: (batch, seconds) => this.onApplied(batch, seconds),
+    });
+    this.writes = new WritePath({
+      raw: this.raw, scheduler: this.scheduler, clock, metrics: this.metrics, maxPendingWrites: options.maxPendingWrites, kick, unavailable, notLeader,
+    });
+    this.reads = new ReadPath({
+      nodeId: this.nodeId,
+      raw: this.raw,
+      ledger: () => this.ledger,
+      scheduler: this.scheduler,
+      clock,
+      metrics: this.metrics,
+      tickMs: options.tickMs,
+      freshnessWindowMs: options.tickMs * options.electionTicks * 4,
+      kick,
+      catchUpTicks: () => this.catchUpTicks(),
+      unavailable: notServing,
+    });
+    let transport: Transport | undefined;
+    this.cluster = new ClusterOps({
+      nodeId: this.nodeId,
+      initialPeers: options.peers,
+      raw: this.raw,
+      storage: this.storage,
+      appliedIndex: () => this.ledger.appliedIndex(),
+      scheduler: this.scheduler,
+      clock,
+      tickMs: options.tickMs,
+      logger: options.logger,
+      peersChanged: (urls) => transport?.setPeers(urls),
+      kick,
+      waitApplied: (index, timeoutMs) => this.reads.waitApplied(index, timeoutMs),
+      refusal: () => this.writes.refusal(),
+      notLeader,
+    });
+    this.expiry = new ExpiryScheduler({
+      clock,
+      mayPropose: () => this.raw.summary().role === 'leader' && this.storageError === undefined,
+      nextDeadlineMs: () => this.ledger.nextDeadlineMs(),
+      write: (command, timeoutMs) => this.writes.write(command, timeoutMs),
+    });
+    transport = options.transport({
       onMessages: (messages) => this.onPeerMessages(messages),
       onSnapshotStart: (from, meta) => this.stageIncomingSnapshot(from, meta),
       onUnreachable: (peer) => this.raw.reportUnreachable(peer),
@@ -172,50 +178,8 @@ export class LedgerNode implements LedgerService {
         this.kick();
       },
     });
-    this.transport.setPeers(this.peerUrls);
-    this.startedAtMs = options.clock.monotonicMs();
-    this.metrics = new NodeMetrics(options.id, {
-      term: () => this.raw.status().term,
-      isLeader: () => this.raw.status().role === 'leader',
-      commitIndex: () => this.raw.status().commit,
-      appliedIndex: () => this.ledger.appliedIndex(),
-      lastLogIndex: () => this.raw.status().lastIndex,
-      snapshotIndex: () => this.storage.snapshotMeta().index,
-      peers: () => this.peerLag(),
-    });
-  }
-
-  /** Replication lag per follower, as the leader sees it. */
-  private peerLag(): PeerLag[] {
-    const status = this.raw.status();
-    if (status.role !== 'leader') return [];
-    const now = this.options.clock.monotonicMs();
-    return status.peers
-      .filter((peer) => peer.id !== this.nodeId)
-      .map((peer) => {
-        const since = this.behindSinceMs.get(peer.id);
-        return {
-          peer: peer.id,
-          matchIndex: peer.match,
-          lagEntries: Math.max(0, status.commit - peer.match),
-          lagSeconds: since === undefined ? 0 : (now - since) / 1000,
-          lastContactSeconds: (peer.lastContactTicks * this.options.tickMs) / 1000,
-        };
-      });
-  }
-
-  /** Notes when each follower fell behind the commit index, for raft_replication_lag_seconds. */
-  private trackLag(): void {
-    const status = this.raw.status();
-    if (status.role !== 'leader') {
-      this.behindSinceMs.clear();
-      return;
-    }
-    const now = this.options.clock.monotonicMs();
-    for (const peer of status.peers) {
-      if (peer.match >= status.commit) this.behindSinceMs.delete(peer.id);
-      else if (!this.behindSinceMs.has(peer.id)) this.behindSinceMs.set(peer.id, now);
-    }
+    this.transport = transport;
+    this.transport.setPeers(this.cluster.peerUrls());
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -247,9 +211,15 @@ export class LedgerNode implements LedgerService {
     this.kick();
   }
 
-  /** Brings ticks up to the monotonic clock: a paused process sees the time it lost before it serves. */
+  /**
+   * Brings ticks up to the monotonic clock: a paused process sees the time it
+   * lost before it serves. After a long pause it replays a bounded number of
+   * ticks (every timeout fires, the lease is gone) and skips the rest.
+   */
   private catchUpTicks(): void {
     const due = Math.floor((this.options.clock.monotonicMs() - this.startedAtMs) / this.options.tickMs);
+    const bound = this.options.electionTicks * MAX_CATCH_UP_ELECTIONS + 1;
+    if (due - this.ticksDone > bound) this.ticksDone = due - bound;
     while (this.ticksDone < due) {
       this.raw.tick();
       this.ticksDone++;
@@ -259,9 +229,9 @@ export class LedgerNode implements LedgerService {
   private onTimer(): void {
     if (!this.running) return;
     this.catchUpTicks();
-    this.trackLag();
-    this.maybeProposeExpiry();
-    this.maybePromoteLearners();
+    this.lag.track();
+    this.expiry.tick();
+    this.cluster.promoteCaughtUpLearners();
     this.kick();
   }
 
@@ -269,21 +239,20 @@ export class LedgerNode implements LedgerService {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    if (this.running && this.raw.status().role === 'leader' && this.raw.status().conf.voters.length > 1) {
-      const moved = await this.transferLeadership(undefined, this.options.tickMs * this.options.electionTicks * 2);
+    const status = this.raw.status();
+    if (this.running && status.role === 'leader' && status.conf.voters.length > 1) {
+      const moved = await this.cluster.transferLeadership(undefined, this.options.tickMs * this.options.electionTicks * 2);
       this.options.logger.info({ moved: moved.ok }, 'handed leadership over before stopping');
     }
     this.running = false;
     if (this.ticker !== undefined) this.scheduler.clearInterval(this.ticker);
-    for (const waiter of this.writeWaiters.values()) this.finishWrite(waiter, { ok: false, error: { code: 'shutting_down' } });
-    for (const waiter of this.proposalQueue) this.finishWrite(waiter, { ok: false, error: { code: 'shutting_down' } });
-    this.proposalQueue = [];
-    for (const [id, waiter] of this.readWaiters) {
-      this.readWaiters.delete(id);
-      waiter.resolve(undefined);
-    }
+    this.writes.failAll({ code: 'shutting_down' });
+    this.reads.stop();
     await this.transport.close();
-    while (this.readyLoopActive) await sleep(this.scheduler, 5);
+    while (this.readyLoopActive) await sleep(this.scheduler, STOP_POLL_MS);
+    // What was committed and handed over is applied before the ledger closes (it would be re-applied from the log anyway).
+    if (!this.storageError) this.applyQueue.drain();
+    this.applyQueue.stop();
     await this.storage.close();
     this.ledger.close();
   }
@@ -324,54 +293,47 @@ export class LedgerNode implements LedgerService {
       const started = this.options.clock.monotonicMs();
       await this.storage.sync();
       this.metrics.walFsyncSeconds.observe((this.options.clock.monotonicMs() - started) / 1000);
+      if (rd.entries.length > 0) this.metrics.walSyncEntries.observe(rd.entries.length);
     }
     this.sendMessages(rd.messagesAfterPersist);
-    this.applyEntries(rd.committedEntries);
-    for (const rs of rd.readStates) this.readWaiters.get(rs.id)?.resolve(rs.index);
-    for (const id of rd.droppedReads) this.readWaiters.get(id)?.resolve(undefined);
+    // Durable here now: the apply stage takes them on a later turn, while this loop persists the next Ready.
+    this.applyQueue.push(rd.committedEntries);
+    for (const rs of rd.readStates) this.reads.readState(rs.id, rs.index);
+    for (const id of rd.droppedReads) this.reads.readDropped(id);
     this.raw.advance(rd);
-    this.maybeSnapshot();
+    // Back-pressure: a node that commits faster than it applies takes no Ready until apply catches up.
+    if (this.applyQueue.backlog > MAX_APPLY_BACKLOG_ENTRIES) await this.applyQueue.waitBelow(MAX_APPLY_BACKLOG_ENTRIES / 2);
   }
 
   private failStorage(error: unknown): void {
-    if (error instanceof StorageFailedError) {
-      this.storageError = error;
-      this.options.logger.error({ err: error }, 'storage failed: this node stops taking writes');
-      for (const waiter of [...this.writeWaiters.values(), ...this.proposalQueue]) {
-        this.finishWrite(waiter, { ok: false, error: { code: 'storage_failed', message: error.message } });
-      }
-      this.proposalQueue = [];
-      // Without a working disk this node can neither vote nor acknowledge: stop the protocol.
-      this.running = false;
-      if (this.ticker !== undefined) this.scheduler.clearInterval(this.ticker);
-      return;
-    }
-    throw error;
+    if (!(error instanceof StorageFailedError)) throw error;
+    this.storageError = error;
+    this.options.logger.error({ err: error }, 'storage failed: this node stops taking writes');
+    this.writes.failAll(this.storageFailed());
+    this.applyQueue.stop();
+    // Without a working disk this node can neither vote nor acknowledge: stop the protocol.
+    this.running = false;
+    if (this.ticker !== undefined) this.scheduler.clearInterval(this.ticker);
   }
 
   private sendMessages(messages: readonly Message[]): void {
     if (messages.length === 0) return;
+    this.lag.sent(messages);
     const plain: Message[] = [];
-    const now = this.options.clock.monotonicMs();
     for (const m of messages) {
-      const last = m.entries[m.entries.length - 1];
-      if (m.type === 'app' && last) {
-        const sent = this.appendSentAt.get(m.to) ?? new Map<number, number>();
-        if (sent.size < MAX_TIMED_APPENDS) sent.set(last.index, now);
-        this.appendSentAt.set(m.to, sent);
-      }
-      if (m.type !== 'snap') {
-        plain.push(m);
-        continue;
-      }
-      try {
-        this.transport.sendSnapshot(m, this.storage.openSnapshotReader(m.snapshot?.index ?? this.storage.snapshotMeta().index));
-      } catch (error) {
-        this.options.logger.warn({ err: error, to: m.to }, 'cannot stream snapshot');
-        this.raw.reportSnapshot(m.to, false);
-      }
+      if (m.type === 'snap') this.sendSnapshot(m);
+      else plain.push(m);
     }
     this.transport.send(plain);
+  }
+
+  private sendSnapshot(m: Message): void {
+    try {
+      this.transport.sendSnapshot(m, this.storage.openSnapshotReader(m.snapshot?.index ?? this.storage.snapshotMeta().index));
+    } catch (error) {
+      this.options.logger.warn({ err: error, to: m.to }, 'cannot stream snapshot');
+      this.raw.reportSnapshot(m.to, false);
+    }
   }
 
   private onPeerMessages(messages: readonly Message[]): void {
@@ -379,56 +341,37 @@ export class LedgerNode implements LedgerService {
     this.catchUpTicks();
     for (const m of messages) {
       if (m.to !== this.nodeId) continue;
-      if (m.type === 'appResp' && !m.reject) this.observeAppendAck(m.from, m.index);
+      if (m.type === 'appResp' && !m.reject) this.lag.acknowledged(m.from, m.index);
       this.raw.step(m);
     }
     this.kick();
   }
 
-  private observeAppendAck(peer: NodeId, index: number): void {
-    const sent = this.appendSentAt.get(peer);
-    if (!sent) return;
-    const now = this.options.clock.monotonicMs();
-    for (const [last, at] of sent) {
-      if (last > index) continue;
-      this.metrics.appendEntriesSeconds.observe((now - at) / 1000);
-      sent.delete(last);
-    }
-  }
-
   private onSoftState(leader: NodeId): void {
+    const status = this.raw.summary();
     if (leader !== this.lastLeader && leader !== NONE) this.metrics.leaderChanges.inc();
     this.lastLeader = leader;
     const elections = this.raw.status().electionsStarted;
     if (elections > this.electionsCounted) this.metrics.elections.inc(elections - this.electionsCounted);
     this.electionsCounted = elections;
-    if (this.raw.status().role !== 'leader') this.appendSentAt.clear();
-    this.options.logger.info({ leader, role: this.raw.status().role, term: this.raw.status().term }, 'raft state changed');
-    if (leader !== this.nodeId) {
-      // Queued writes were never proposed: tell their clients to go to the leader.
-      for (const waiter of this.proposalQueue) this.finishWrite(waiter, { ok: false, error: this.notLeaderError() });
-      this.proposalQueue = [];
-    }
+    if (status.role !== 'leader') this.lag.leadershipLost();
+    this.options.logger.info({ leader, role: status.role, term: status.term }, 'raft state changed');
+    if (leader !== this.nodeId) this.writes.leadershipLost();
   }
 
   // ---------------------------------------------------------------- apply
 
-  private applyEntries(entries: readonly Entry[]): void {
-    for (const entry of entries) {
-      if (entry.index <= this.ledger.appliedIndex()) continue; // covered by a restored snapshot
-      let result: CommandResult | undefined;
-      if (entry.type === 'conf') {
-        this.ledger.skip(entry.index);
-        this.onConfApplied(decodeConfChange(entry.data));
-      } else {
-        const started = this.options.clock.monotonicMs();
-        result = this.ledger.applyEntry(entry.index, entry.data).result;
-        this.metrics.applySeconds.observe((this.options.clock.monotonicMs() - started) / 1000);
-        this.countResults(result);
-      }
-      this.resolveWrite(entry, result);
+  /** The apply stage finished a batch: answer its writers, note membership, wake readers, maybe snapshot. */
+  private onApplied(batch: readonly AppliedEntry[], seconds: number): void {
+    this.metrics.applySeconds.observe(seconds);
+    this.metrics.applyBatchEntries.observe(batch.length);
+    for (const { entry, result } of batch) {
+      if (entry.type === 'conf') this.cluster.confApplied(entry);
+      else if (result !== undefined) this.countResults(result);
+      this.writes.applied(entry, result);
     }
-    if (entries.length > 0) this.wakeAppliedWaiters();
+    this.reads.appliedMoved();
+    if (this.running) this.maybeSnapshot();
   }
 
   private countResults(result: CommandResult): void {
@@ -451,74 +394,6 @@ export class LedgerNode implements LedgerService {
     }
   }
 
-  private resolveWrite(entry: Entry, result: CommandResult | undefined): void {
-    const waiter = this.writeWaiters.get(entry.index);
-    if (!waiter) return;
-    if (waiter.term === entry.term && result !== undefined) {
-      this.metrics.proposalCommitSeconds.observe((this.options.clock.monotonicMs() - waiter.proposedAtMs) / 1000);
-      this.finishWrite(waiter, { ok: true, value: { index: entry.index, result } });
-    } else {
-      // Another leader's entry took this index: ours was never committed, so a retry is safe.
-      this.finishWrite(waiter, { ok: false, error: { code: 'no_leader', retryAfterMs: 100 } });
-    }
-  }
-
-  /** A change that adds a node carries its URL; this node's own list (--peers, --join) wins. Returns whether it learned one. */
-  private learnPeerUrl(change: ConfChange): boolean {
-    if (change.type === 'removeNode' || change.context === '' || this.peerUrls.has(change.nodeId)) return false;
-    this.peerUrls.set(change.nodeId, change.context);
-    return true;
-  }
-
-  private onConfApplied(change: ConfChange): void {
-    if (this.learnPeerUrl(change)) this.transport.setPeers(this.peerUrls);
-    if (change.type === 'removeNode') this.promotions.delete(change.nodeId);
-    this.options.logger.info({ change }, 'membership change applied');
-  }
-
-  /** Membership URLs from conf entries still in the log (entries below the snapshot came with --peers or --join). */
-  private learnPeerUrlsFromLog(): void {
-    const first = this.storage.firstIndex();
-    const last = this.storage.lastIndex();
-    for (let lo = first; lo <= last; ) {
-      const batch = this.storage.entries(lo, last + 1, 8 << 20);
-      for (const entry of batch) {
-        if (entry.type !== 'conf') continue;
-        this.learnPeerUrl(decodeConfChange(entry.data));
-      }
-      lo = (batch[batch.length - 1] as Entry).index + 1;
-    }
-  }
-
-  private wakeAppliedWaiters(): void {
-    const applied = this.ledger.appliedIndex();
-    const still: AppliedWaiter[] = [];
-    for (const waiter of this.appliedWaiters) {
-      if (waiter.index <= applied) waiter.resolve();
-      else still.push(waiter);
-    }
-    this.appliedWaiters = still;
-  }
-
-  /** Resolves true once `index` is applied here, false after timeoutMs. */
-  private waitApplied(index: number, timeoutMs: number): Promise<boolean> {
-    if (this.ledger.appliedIndex() >= index) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = this.scheduler.setTimeout(() => {
-        this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter);
-        resolve(false);
-      }, timeoutMs);
-      const waiter: AppliedWaiter = {
-        index,
-        resolve: () => {
-          this.scheduler.clearTimeout(timer);
-          resolve(true);
-        },
-      };
-      this.appliedWaiters.push(waiter);
-    });
-  }
-
   // ---------------------------------------------------------------- snapshots
 
   private maybeSnapshot(): void {
@@ -532,9 +407,9 @@ export class LedgerNode implements LedgerService {
     const term = this.storage.term(applied);
     if (term === undefined || applied <= this.storage.snapshotMeta().index) return this.storage.snapshotMeta().index;
     const meta: SnapshotMeta = { index: applied, term, conf: this.raw.confAt(applied) };
-    this.storage.saveSnapshot(meta, this.ledger.snapshot());
+    this.storage.saveSnapshot(meta, this.ledger.snapshot(), this.options.snapshotRetainEntries);
     this.raw.compacted(applied);
-    this.options.logger.info({ index: applied }, 'snapshot taken, log compacted');
+    this.options.logger.info({ index: applied, retainedEntries: this.options.snapshotRetainEntries }, 'snapshot taken, log compacted');
     return applied;
   }
 
@@ -546,299 +421,33 @@ export class LedgerNode implements LedgerService {
   }
 
   private installSnapshot(meta: SnapshotMeta): void {
+    // Entries handed to the apply stage come before the snapshot in the log: apply them first.
+    this.applyQueue.drain();
     this.ledger.restore(this.storage.installStagedSnapshot(meta));
+    this.reads.appliedMoved();
     this.options.logger.info({ index: meta.index }, 'installed snapshot from the leader');
   }
 
-  // ---------------------------------------------------------------- writes
+  // ---------------------------------------------------------------- LedgerService
 
   write(command: Command, timeoutMs: number): Promise<Outcome<WriteResult>> {
-    const refused = this.refuseWrite();
-    if (refused) return Promise.resolve({ ok: false, error: refused });
-    const data = encodeEntry({ timeMs: Math.floor(this.options.clock.wallMs()), command });
-    return this.enqueueProposal(data, timeoutMs);
+    return this.writes.write(command, timeoutMs);
   }
 
-  private refuseWrite(): NodeError | undefined {
-    if (this.stopping || !this.running) return this.storageError ? this.storageFailed() : { code: 'shutting_down' };
-    if (this.storageError) return this.storageFailed();
-    const status = this.raw.status();
-    if (status.role !== 'leader') return this.notLeaderError();
-    if (status.leadTransferee !== NONE) return { code: 'no_leader', retryAfterMs: 200 };
-    if (this.pendingWriteCount >= this.options.maxPendingWrites) return { code: 'overloaded', retryAfterMs: 100 };
-    return undefined;
+  read<T>(options: ReadOptions, query: (queries: LedgerQueries) => T): Promise<Outcome<ReadResult<T>>> {
+    return this.reads.read(options, query);
   }
 
-  private storageFailed(): NodeError {
-    return { code: 'storage_failed', message: this.storageError?.message ?? 'storage failed' };
-  }
-
-  private notLeaderError(): NodeError {
-    const leader = this.raw.status().lead;
-    if (leader === NONE) return { code: 'no_leader', retryAfterMs: RETRY_AFTER_MS };
-    return { code: 'not_leader', leaderId: leader, leaderUrl: this.peerUrls.get(leader) };
-  }
-
-  private enqueueProposal(data: Uint8Array, timeoutMs: number): Promise<Outcome<WriteResult>> {
-    return new Promise((resolve) => {
-      const waiter: WriteWaiter = {
-        data,
-        proposedAtMs: this.options.clock.monotonicMs(),
-        index: 0,
-        term: 0,
-        resolve,
-        timer: this.scheduler.setTimeout(() => {
-          this.proposalQueue = this.proposalQueue.filter((w) => w !== waiter);
-          this.finishWrite(waiter, { ok: false, error: { code: 'commit_timeout', index: waiter.index || undefined } });
-        }, timeoutMs),
-      };
-      this.pendingWriteCount++;
-      this.proposalQueue.push(waiter);
-      // Group commit: every write that arrives in this turn of the event loop goes in one batch.
-      if (!this.proposalFlushScheduled) {
-        this.proposalFlushScheduled = true;
-        this.scheduler.defer(() => this.flushProposals());
-      }
-    });
-  }
-
-  private flushProposals(): void {
-    this.proposalFlushScheduled = false;
-    while (this.proposalQueue.length > 0) {
-      const batch = this.proposalQueue.splice(0, MAX_PROPOSAL_BATCH);
-      const result = this.raw.proposeBatch(batch.map((w) => w.data));
-      if (!result.ok) {
-        const error: NodeError =
-          result.error === 'notLeader'
-            ? this.notLeaderError()
-            : result.error === 'overloaded'
-              ? { code: 'overloaded', retryAfterMs: 100 }
-              : { code: 'no_leader', retryAfterMs: 200 };
-        for (const waiter of batch) this.finishWrite(waiter, { ok: false, error });
-        continue;
-      }
-      batch.forEach((waiter, i) => {
-        waiter.index = result.index + i;
-        waiter.term = result.term;
-        this.writeWaiters.set(waiter.index, waiter);
-      });
-    }
-    this.kick();
-  }
-
-  private finishWrite(waiter: WriteWaiter, outcome: Outcome<WriteResult>): void {
-    this.scheduler.clearTimeout(waiter.timer);
-    if (waiter.index > 0 && this.writeWaiters.get(waiter.index) === waiter) this.writeWaiters.delete(waiter.index);
-    this.pendingWriteCount = Math.max(0, this.pendingWriteCount - 1);
-    waiter.resolve(outcome);
-  }
-
-  // ---------------------------------------------------------------- reads
-
-  async read<T>(options: ReadOptions, query: (queries: LedgerQueries) => T): Promise<Outcome<ReadResult<T>>> {
-    if (!this.running) return { ok: false, error: this.storageError ? this.storageFailed() : { code: 'shutting_down' } };
-    const deadline = this.options.clock.monotonicMs() + options.waitMs;
-    // Whole milliseconds: a fraction left over must count as expired, or a retry loop could creep toward the deadline for ever.
-    const remaining = (): number => Math.max(0, Math.floor(deadline - this.options.clock.monotonicMs()));
-    let stalenessMs: number | undefined;
-    if (options.level === 'stale') {
-      if (options.maxStalenessMs !== undefined) {
-        const proven = await this.proveFreshness(options.maxStalenessMs, remaining());
-        if (proven === undefined) {
-          const known = this.provenStalenessMs();
-          return {
-            ok: false,
-            error: { code: 'staleness_bound_exceeded', retryAfterMs: RETRY_AFTER_MS, provenStalenessMs: known },
-          };
-        }
-        stalenessMs = proven;
-      } else {
-        stalenessMs = this.provenStalenessMs();
-      }
-      if (stalenessMs !== undefined) this.metrics.readStalenessSeconds.observe(stalenessMs / 1000);
-    } else {
-      const index = await this.readIndexWithin(options.level === 'lease' ? 'lease' : 'readIndex', remaining);
-      if (index === undefined) return { ok: false, error: this.readFailure() };
-      if (!(await this.waitApplied(index, remaining()))) return { ok: false, error: { code: 'read_timeout', retryAfterMs: RETRY_AFTER_MS } };
-    }
-    if (options.minIndex !== undefined && !(await this.waitApplied(options.minIndex, remaining()))) {
-      return {
-        ok: false,
-        error: {
-          code: 'index_not_reached',
-          minIndex: options.minIndex,
-          appliedIndex: this.ledger.appliedIndex(),
-          retryAfterMs: RETRY_AFTER_MS,
-        },
-      };
-    }
-    // better-sqlite3 is synchronous: the query sees exactly the state at appliedIndex.
-    const appliedIndex = this.ledger.appliedIndex();
-    const value = query(this.ledger.queries);
-    const result: ReadResult<T> = { value, appliedIndex };
-    if (options.level === 'stale') {
-      return {
-        ok: true,
-        value: {
-          ...result,
-          ...(stalenessMs === undefined ? {} : { stalenessMs }),
-          lagEntries: Math.max(0, this.raw.status().commit - appliedIndex),
-        },
-      };
-    }
-    return { ok: true, value: result };
-  }
-
-  private readFailure(): NodeError {
-    const status = this.raw.status();
-    if (status.lead === NONE) return { code: 'no_leader', retryAfterMs: RETRY_AFTER_MS };
-    return { code: 'read_timeout', retryAfterMs: RETRY_AFTER_MS };
-  }
-
-  /** Retries a refused read index (no leader known yet, leadership moving) until the time is up. */
-  private async readIndexWithin(mode: 'readIndex' | 'lease', remaining: () => number): Promise<number | undefined> {
-    for (;;) {
-      const index = await this.readIndex(mode, remaining());
-      if (index !== undefined || remaining() <= 0 || !this.running) return index;
-      await sleep(this.scheduler, Math.min(this.options.tickMs, remaining()));
-    }
-  }
-
-  /** Asks the core for a read index; undefined if refused or not answered in time. */
-  private readIndex(mode: 'readIndex' | 'lease', timeoutMs: number): Promise<number | undefined> {
-    this.catchUpTicks();
-    const id = `${this.nodeId}:${this.nextReadId++}`;
-    const requestedAtMs = this.options.clock.monotonicMs();
-    return new Promise((resolve) => {
-      const timer = this.scheduler.setTimeout(() => finish(undefined), timeoutMs);
-      const finish = (index: number | undefined): void => {
-        this.scheduler.clearTimeout(timer);
-        this.readWaiters.delete(id);
-        if (index !== undefined) void this.noteFreshness(index, requestedAtMs);
-        resolve(index);
-      };
-      this.readWaiters.set(id, { requestedAtMs, resolve: finish });
-      this.raw.readIndex(id, mode);
-      this.kick();
-    });
-  }
-
-  /**
-   * A read index requested at t0 covers everything committed before t0 (the
-   * leader fixed it after the request arrived), so once it is applied the
-   * local state is at most now - t0 old, with no assumption about other clocks.
-   */
-  private async noteFreshness(index: number, requestedAtMs: number): Promise<void> {
-    if (await this.waitApplied(index, this.options.tickMs * this.options.electionTicks * 4)) {
-      if (requestedAtMs > this.freshAsOfMs) this.freshAsOfMs = requestedAtMs;
-    }
-  }
-
-  private provenStalenessMs(): number | undefined {
-    if (!Number.isFinite(this.freshAsOfMs)) return undefined;
-    return Math.max(0, Math.ceil(this.options.clock.monotonicMs() - this.freshAsOfMs));
-  }
-
-  /** Proves the local state no older than maxMs, asking the leader if needed; the proven bound or undefined. */
-  private async proveFreshness(maxMs: number, waitMs: number): Promise<number | undefined> {
-    const known = this.provenStalenessMs();
-    if (known !== undefined && known <= maxMs) return known;
-    const deadline = this.options.clock.monotonicMs() + waitMs;
-    const index = await this.readIndexWithin('readIndex', () => Math.max(0, Math.floor(deadline - this.options.clock.monotonicMs())));
-    if (index === undefined) return undefined;
-    // readIndex recorded freshness once applied; wait for that within the budget.
-    await this.waitApplied(index, waitMs);
-    const proven = this.provenStalenessMs();
-    return proven !== undefined && proven <= maxMs ? proven : undefined;
-  }
-
-  // ---------------------------------------------------------------- expiry, promotion
-
-  /** The leader proposes expiry of due holds on an idle cluster (within a tick of the deadline). */
-  private maybeProposeExpiry(): void {
-    if (this.raw.status().role !== 'leader' || this.storageError) return;
-    const deadline = this.ledger.nextDeadlineMs();
-    const now = this.options.clock.wallMs();
-    if (deadline === undefined || deadline > now) return;
-    // One expiry entry in flight at a time; a lost one is retried after a second.
-    if (this.options.clock.monotonicMs() - this.expiryProposedAtMs < 1000) return;
-    this.expiryProposedAtMs = this.options.clock.monotonicMs();
-    void this.write({ type: 'expire' }, 5000).then((outcome) => {
-      if (outcome.ok) this.expiryProposedAtMs = Number.NEGATIVE_INFINITY;
-    });
-  }
-
-  private maybePromoteLearners(): void {
-    if (this.promotions.size === 0) return;
-    const status = this.raw.status();
-    if (status.role !== 'leader') return;
-    for (const id of this.promotions) {
-      const peer = status.peers.find((p) => p.id === id);
-      if (!peer || peer.voter) {
-        if (peer?.voter) this.promotions.delete(id);
-        continue;
-      }
-      // Caught up: within one append's worth of the leader's log.
-      if (status.lastIndex - peer.match > 100) continue;
-      const result = this.raw.proposeConfChange({ type: 'addVoter', nodeId: id, context: this.peerUrls.get(id) ?? '' });
-      if (result.ok) this.options.logger.info({ id, index: result.index }, 'promoting caught-up learner');
-    }
-  }
-
-  // ---------------------------------------------------------------- cluster operations
-
-  async addMember(id: NodeId, url: string, voter: boolean, timeoutMs: number): Promise<Outcome<{ readonly index: number }>> {
-    this.peerUrls.set(id, url);
-    this.transport.setPeers(this.peerUrls);
-    const outcome = await this.proposeConf({ type: 'addLearner', nodeId: id, context: url }, timeoutMs);
-    if (outcome.ok && voter) this.promotions.add(id);
-    return outcome;
+  addMember(id: NodeId, url: string, voter: boolean, timeoutMs: number): Promise<Outcome<{ readonly index: number }>> {
+    return this.cluster.addMember(id, url, voter, timeoutMs);
   }
 
   removeMember(id: NodeId, timeoutMs: number): Promise<Outcome<{ readonly index: number }>> {
-    this.promotions.delete(id);
-    return this.proposeConf({ type: 'removeNode', nodeId: id, context: '' }, timeoutMs);
+    return this.cluster.removeMember(id, timeoutMs);
   }
 
-  private async proposeConf(change: ConfChange, timeoutMs: number): Promise<Outcome<{ readonly index: number }>> {
-    const refused = this.refuseWrite();
-    if (refused) return { ok: false, error: refused };
-    const result = this.raw.proposeConfChange(change);
-    if (!result.ok) {
-      if (result.error === 'notLeader') return { ok: false, error: this.notLeaderError() };
-      return { ok: false, error: { code: 'cluster_change_refused', message: result.detail } };
-    }
-    this.kick();
-    const applied = await this.waitApplied(result.index, timeoutMs);
-    if (!applied) return { ok: false, error: { code: 'commit_timeout', index: result.index } };
-    return { ok: true, value: { index: result.index } };
-  }
-
-  async transferLeadership(to: NodeId | undefined, timeoutMs: number): Promise<Outcome<{ readonly leader: NodeId }>> {
-    const status = this.raw.status();
-    if (status.role !== 'leader') return { ok: false, error: this.notLeaderError() };
-    const target = to ?? this.bestTransferTarget();
-    if (target === undefined) return { ok: false, error: { code: 'cluster_change_refused', message: 'no other voter to hand leadership to' } };
-    const refused = this.raw.transferLeadership(target);
-    if (refused && !refused.ok) return { ok: false, error: { code: 'cluster_change_refused', message: refused.detail } };
-    this.kick();
-    const deadline = this.options.clock.monotonicMs() + timeoutMs;
-    while (this.options.clock.monotonicMs() < deadline) {
-      const now = this.raw.status();
-      if (now.lead !== this.nodeId && now.lead !== NONE) return { ok: true, value: { leader: now.lead } };
-      await sleep(this.scheduler, this.options.tickMs);
-    }
-    return { ok: false, error: { code: 'cluster_change_refused', message: `leadership did not move to ${target} in time` } };
-  }
-
-  private bestTransferTarget(): NodeId | undefined {
-    const status = this.raw.status();
-    let best: { id: NodeId; match: number } | undefined;
-    for (const peer of status.peers) {
-      if (peer.id === this.nodeId || !peer.voter) continue;
-      if (!best || peer.match > best.match) best = { id: peer.id, match: peer.match };
-    }
-    return best?.id;
+  transferLeadership(to: NodeId | undefined, timeoutMs: number): Promise<Outcome<{ readonly leader: NodeId }>> {
+    return this.cluster.transferLeadership(to, timeoutMs);
   }
 
   async takeSnapshot(): Promise<Outcome<{ readonly index: number }>> {
@@ -846,58 +455,56 @@ export class LedgerNode implements LedgerService {
     return { ok: true, value: { index: this.snapshotNow() } };
   }
 
-  // ---------------------------------------------------------------- status
-
   raftHeaders(): RaftHeaderValues {
-    const status = this.raw.status();
+    const status = this.raw.summary();
     return { term: status.term, appliedIndex: this.ledger.appliedIndex(), leaderId: status.lead, servedBy: this.nodeId };
   }
 
   clusterStatus(): ClusterStatus {
-    const status = this.raw.status();
-    const tickMs = this.options.tickMs;
-    const members = [...status.conf.voters.map((id) => ({ id, voter: true })), ...status.conf.learners.map((id) => ({ id, voter: false }))];
-    return {
-      id: this.nodeId,
-      role: status.role,
-      term: status.term,
-      leader: status.lead,
-      commitIndex: status.commit,
-      appliedIndex: this.ledger.appliedIndex(),
-      lastLogIndex: status.lastIndex,
-      snapshotIndex: this.storage.snapshotMeta().index,
-      members: members.map(({ id, voter }) => {
-        const peer = status.peers.find((p) => p.id === id);
-        return {
-          id,
-          url: this.peerUrls.get(id),
-          voter,
-          matchIndex: peer?.match,
-          lagEntries: peer === undefined ? undefined : Math.max(0, status.commit - peer.match),
-          lastContactMs: peer === undefined ? undefined : peer.lastContactTicks * tickMs,
-        };
-      }),
-    };
+    return this.cluster.status();
   }
 
   readiness(): Readiness {
     if (this.storageError) return { ready: false, reason: `storage failed: ${this.storageError.message}` };
     if (!this.running) return { ready: false, reason: 'not running' };
-    const status = this.raw.status();
+    const status = this.raw.summary();
     if (status.lead === NONE) return { ready: false, reason: 'no known leader' };
-    if (this.ledger.appliedIndex() < status.commit) {
-      return { ready: false, reason: `applied ${this.ledger.appliedIndex()} behind commit ${status.commit}` };
-    }
-    return { ready: true, reason: `leader ${status.lead}, applied ${this.ledger.appliedIndex()}` };
+    const applied = this.ledger.appliedIndex();
+    if (applied < status.commit) return { ready: false, reason: `applied ${applied} behind commit ${status.commit}` };
+    return { ready: true, reason: `leader ${status.lead}, applied ${applied}` };
   }
 
   peerUrl(id: NodeId): string | undefined {
-    return this.peerUrls.get(id);
+    return this.cluster.peerUrl(id);
   }
 
   /** For tests and ledgerctl: the raw core status. */
   raftStatus(): ReturnType<RawNode['status']> {
     return this.raw.status();
+  }
+
+  // ---------------------------------------------------------------- refusals
+
+  /** Why this node takes no writes or changes now, if it does not (stopping, stopped, storage failed). */
+  private unavailable(): NodeError | undefined {
+    return this.notServing() ?? (this.stopping ? { code: 'shutting_down' } : undefined);
+  }
+
+  /** Why this node serves no reads now, if it does not: a stopping node still serves while it hands over. */
+  private notServing(): NodeError | undefined {
+    if (this.storageError) return this.storageFailed();
+    if (!this.running) return { code: 'shutting_down' };
+    return undefined;
+  }
+
+  private notLeaderError(): NodeError {
+    const leader = this.raw.summary().lead;
+    if (leader === NONE) return { code: 'no_leader', retryAfterMs: RETRY_AFTER_MS };
+    return { code: 'not_leader', leaderId: leader, leaderUrl: this.cluster.peerUrl(leader) };
+  }
+
+  private storageFailed(): NodeError {
+    return { code: 'storage_failed', message: this.storageError?.message ?? 'storage failed' };
   }
 }
 

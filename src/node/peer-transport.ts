@@ -116,7 +116,6 @@ class PeerLink {
   private seq = 0;
   private failures = 0;
   private backoffTimer: NodeJS.Timeout | undefined;
-  private pumpScheduled = false;
   private closed = false;
   private snapshot: Promise<void> | undefined;
   private sentRequests = 0;
@@ -152,20 +151,15 @@ class PeerLink {
     this.queuedBytes += bytes;
     const { maxQueuedMessages, maxQueuedBytes } = this.context.limits;
     while (this.queueLength() > maxQueuedMessages || this.queuedBytes > maxQueuedBytes) this.dropOldest();
-    this.schedulePump();
   }
 
-  /** Sends one request per batch on the next microtask, so that one Ready's messages share requests. */
-  private schedulePump(): void {
-    if (this.pumpScheduled) return;
-    this.pumpScheduled = true;
-    queueMicrotask(() => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
-  }
-
-  private pump(): void {
+  /**
+   * Sends what is queued now, one request per batch. The transport calls it
+   * once after enqueueing all of a Ready's messages, so they share requests
+   * and leave before whatever the caller does next (an acknowledgement must
+   * not wait behind an apply).
+   */
+  pump(): void {
     // After a failure, one probe request at a time until the peer answers.
     const window = this.failures > 0 ? 1 : this.context.limits.maxInFlightRequests;
     while (!this.closed && this.backoffTimer === undefined && this.inFlight < window && this.queueLength() > 0) {
@@ -424,13 +418,19 @@ export class PeerTransport implements Transport {
 
   send(messages: readonly Message[]): void {
     if (this.closed) return;
+    const touched = new Set<PeerLink>();
     for (const message of messages) {
       assert(message.from === this.context.nodeId, `message from ${message.from} sent by node ${this.context.nodeId}`);
       assert(message.type !== 'snap', 'snap messages go through sendSnapshot');
       const link = this.links.get(message.to);
-      if (link === undefined) this.unknownPeerDrops += 1;
-      else link.enqueue(message);
+      if (link === undefined) {
+        this.unknownPeerDrops += 1;
+      } else {
+        link.enqueue(message);
+        touched.add(link);
+      }
     }
+    for (const link of touched) link.pump();
   }
 
   sendSnapshot(message: Message, source: SnapshotSource): void {

@@ -52,6 +52,9 @@ export interface Status {
   readonly peers: readonly PeerStatus[];
 }
 
+/** The part of Status that costs nothing to read: no per-peer rows. */
+export type StatusSummary = Pick<Status, 'term' | 'lead' | 'role' | 'commit' | 'lastIndex' | 'leadTransferee'>;
+
 export class RawNode {
   readonly raft: Raft;
   private prevHardState: HardState;
@@ -188,6 +191,12 @@ export class RawNode {
       r.log.appliedTo(lastCommitted.index);
       r.committedApplied(rd.committedEntries);
     }
+  }
+
+  /** What the driver asks several times per event; status() builds the per-peer rows too. */
+  summary(): StatusSummary {
+    const r = this.raft;
+    return { term: r.term, lead: r.lead, role: r.role, commit: r.log.committed, lastIndex: r.log.lastIndex(), leadTransferee: r.leadTransferee };
   }
 
   status(): Status {

@@ -9,7 +9,7 @@ import { call, ProcessCluster, sleep, type NodeProcess } from './harness.js';
 t.test('a member is added (joining by snapshot) and another removed under load', async (t) => {
   const cluster = new ProcessCluster();
   t.teardown(() => cluster.close());
-  await cluster.start(['n1', 'n2', 'n3'], ['--snapshot-entries', '50']);
+  await cluster.start(['n1', 'n2', 'n3'], ['--snapshot-entries', '50', '--snapshot-retain-entries', '0']);
   const leader = await cluster.waitForLeader();
   t.equal((await call(leader.url, 'POST', '/v1/accounts', { accounts: [{ id: 'x', ledger: 'EUR' }, { id: 'y', ledger: 'EUR' }] })).status, 200);
 

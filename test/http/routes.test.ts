@@ -220,7 +220,7 @@ t.test('Raft headers and the request id on success and error answers', async (t)
   t.equal(noLeader.headers['x-raft-leader'], '', 'no leader known: the header is empty');
 });
 
-t.test('log lines carry the request id that the answer returns', async (t) => {
+function capturedLog(): { lines: string[]; logStream: Writable } {
   const lines: string[] = [];
   const logStream = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -228,9 +228,22 @@ t.test('log lines carry the request id that the answer returns', async (t) => {
       done();
     },
   });
-  const { app } = testApp(t, { logLevel: 'info', logStream });
+  return { lines, logStream };
+}
+
+t.test('at debug, log lines carry the request id that the answer returns', async (t) => {
+  const { lines, logStream } = capturedLog();
+  const { app } = testApp(t, { logLevel: 'debug', logStream });
   const answer = await app.inject({ method: 'GET', url: '/v1/cluster', headers: { 'x-request-id': 'trace-42' } });
   t.equal(answer.headers['x-request-id'], 'trace-42');
-  const logged = lines.map((line) => JSON.parse(line) as { request_id?: string; msg: string });
-  t.ok(logged.some((line) => line.request_id === 'trace-42' && line.msg === 'request completed'), 'the completion line names the request');
+  const logged = lines.map((line) => JSON.parse(line) as { request_id?: string; msg: string; statusCode?: number });
+  t.ok(logged.some((line) => line.request_id === 'trace-42' && line.msg === 'request completed' && line.statusCode === 200),
+    'the completion line names the request and its status');
+});
+
+t.test('at info, a request that succeeds writes no log line (per-request lines are debug)', async (t) => {
+  const { lines, logStream } = capturedLog();
+  const { app } = testApp(t, { logLevel: 'info', logStream });
+  for (let i = 0; i < 5; i++) t.equal((await app.inject({ method: 'GET', url: '/v1/cluster' })).statusCode, 200);
+  t.same(lines, []);
 });

@@ -2,10 +2,14 @@
 // real SQLite files.
 
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { encodeEntry, LedgerStateMachine, type Command } from '../../src/ledger/index.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/ledger/snapshot.js';
+import { setup as crashSetup } from './fixtures/restore-setup.js';
 import { Driver, temporaryDirectory } from './harness.js';
 
 const setup: Command[] = [
@@ -201,4 +205,76 @@ t.test('accounts read together come from one state, in the order asked', (t) => 
   t.same(driver.machine.queries.accountTransfers('a', page[0]!.seq, 10).map((transfer) => transfer.id), ['p']);
   t.match(driver.machine.queries.transfer('p'), { status: 'pending', pending: true, expires_at: 1_050, index: 3, created_at: 1_000 });
   t.end();
+});
+
+t.test('a batch of entries in one transaction gives the same results, state and chain as one entry at a time', (t) => {
+  const commands: Command[] = [
+    ...setup,
+    { type: 'create_transfers', transfers: [{ id: 't1', debit_account_id: 'a', credit_account_id: 'b', amount: 5n, ledger: 'USD' }] },
+    { type: 'create_transfers', transfers: [{ id: 'x', debit_account_id: 'a', credit_account_id: 'a', amount: 1n, ledger: 'USD' }] },
+    { type: 'expire' },
+  ];
+  const entries = commands.map((command, n) => ({ index: n + 1, data: encodeEntry({ timeMs: 1_000 + n * 40, command }) }));
+  entries.splice(3, 0, { index: 0, data: new Uint8Array(0) });
+  entries.forEach((entry, n) => Object.assign(entry, { index: n + 1 }));
+  const single = LedgerStateMachine.open(':memory:');
+  const one = entries.map((entry) => single.applyEntry(entry.index, entry.data));
+  const batched = LedgerStateMachine.open(join(temporaryDirectory(t), 'batched.db'));
+  const all = batched.applyEntries(entries);
+  t.same(all, one, 'every entry has the result it has when applied alone');
+  t.equal(batched.appliedIndex(), entries.length);
+  t.equal(batched.chainHead(), single.chainHead());
+  t.same(batched.queries.accounts(['a', 'b']), single.queries.accounts(['a', 'b']));
+  t.ok(batched.verifyChain().ok, 'the chain verifies');
+  single.close();
+  batched.close();
+  t.end();
+});
+
+t.test('a batch that throws midway leaves nothing of any of its entries, in memory or on disk', (t) => {
+  const path = join(temporaryDirectory(t), 'batch-throws.db');
+  const driver = new Driver(path);
+  for (const command of setup) driver.apply(command);
+  driver.machine.close();
+  const raw = new Database(path);
+  raw.exec('DROP TABLE adjustments;');
+  raw.close();
+  const broken = new Driver(path);
+  const applied = broken.machine.appliedIndex();
+  const head = broken.machine.chainHead();
+  const good = encodeEntry({ timeMs: 2_000, command: { type: 'create_transfers', transfers: [{ id: 'ok', debit_account_id: 'a', credit_account_id: 'b', amount: 1n, ledger: 'USD' }] } });
+  const bad = encodeEntry({ timeMs: 2_000, command: { type: 'adjust_stock', adjustments: [{ id: 'j', sku: 's', delta: 1 }] } });
+  t.throws(() => broken.machine.applyEntries([{ index: applied + 1, data: good }, { index: applied + 2, data: bad }]), { name: 'AssertionFailure' });
+  t.equal(broken.machine.appliedIndex(), applied);
+  t.equal(broken.machine.chainHead(), head);
+  t.equal(broken.machine.queries.transfer('ok'), undefined, 'the good entry before the failing one is rolled back too');
+  t.throws(() => broken.machine.applyEntries([{ index: applied + 2, data: good }]), { name: 'AssertionFailure' }, 'a gap is refused');
+  broken.machine.close();
+  const reopened = new Driver(path);
+  t.equal(reopened.machine.appliedIndex(), applied, 'nothing of the batch reached the file');
+  t.equal(reopened.machine.queries.transfer('ok'), undefined);
+  reopened.machine.close();
+  t.end();
+});
+
+t.test('a crash at any step of a restore onto a file leaves the whole old state or the whole new one', async (t) => {
+  const child = fileURLToPath(new URL('./fixtures/restore-crash-child.js', import.meta.url));
+  const source = new Driver();
+  source.apply(crashSetup[0]!);
+  const snapshot = source.machine.snapshot();
+  for (const step of ['rm-wal', 'rm-shm', 'rename']) {
+    const directory = temporaryDirectory(t);
+    const path = join(directory, 'ledger.db');
+    const snapshotFile = join(directory, 'snapshot.bin');
+    writeFileSync(snapshotFile, snapshot);
+    const run = spawnSync(process.execPath, [child, path, snapshotFile, step], { encoding: 'utf8' });
+    t.equal(run.signal, 'SIGKILL', `killed at ${step}`, { stderr: run.stderr, stdout: run.stdout });
+    const reopened = new Driver(path);
+    t.equal(reopened.machine.appliedIndex(), crashSetup.length, `after a crash at ${step} the old state is whole`);
+    t.equal(reopened.machine.queries.account('b')?.credits_posted, 12n);
+    t.ok(reopened.machine.verifyChain().ok, 'and its chain verifies');
+    reopened.machine.restore(snapshot);
+    t.equal(reopened.machine.appliedIndex(), 1, 'a restore run again completes');
+    reopened.machine.close();
+  }
 });

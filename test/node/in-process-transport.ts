@@ -9,6 +9,8 @@ import type { SnapshotSource, Transport, TransportHandlers } from '../../src/nod
 export class InProcessNetwork {
   private readonly handlers = new Map<NodeId, TransportHandlers>();
   readonly cut = new Set<string>();
+  /** Snapshots streamed so far, by receiver. */
+  readonly snapshotsTo = new Map<NodeId, number>();
 
   transportFor(id: NodeId): (handlers: TransportHandlers) => Transport {
     return (handlers) => {
@@ -79,6 +81,7 @@ class InProcessTransport implements Transport {
     if (messages.length > 0) this.network.deliver(this.id, messages);
   }
   sendSnapshot(message: Message, source: SnapshotSource): void {
+    this.network.snapshotsTo.set(message.to, (this.network.snapshotsTo.get(message.to) ?? 0) + 1);
     this.network.stream(this.id, message, source);
   }
   async close(): Promise<void> {

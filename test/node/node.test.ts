@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
 import type { Command } from '../../src/ledger/index.js';
-import { LedgerNode, systemClock, type NodeLogger } from '../../src/node/node.js';
+import { LedgerNode, type NodeLogger } from '../../src/node/node.js';
 import type { ReadOptions } from '../../src/node/service.js';
 import { InProcessNetwork } from './in-process-transport.js';
 
@@ -21,7 +22,10 @@ class Cluster {
   readonly network = new InProcessNetwork();
   readonly nodes = new Map<string, LedgerNode>();
 
-  constructor(private readonly snapshotEveryEntries = 10_000) {
+  constructor(
+    private readonly snapshotEveryEntries = 10_000,
+    private readonly snapshotRetainEntries = 5_000,
+  ) {
     for (const id of ids) this.start(id);
   }
 
@@ -30,15 +34,12 @@ class Cluster {
       id,
       dataDir: path.join(this.dir, id),
       peers,
-      join: false,
       tickMs: 10,
       electionTicks: 10,
       heartbeatTicks: 1,
-      maxClockDriftRatio: 0.1,
       snapshotEveryEntries: this.snapshotEveryEntries,
-      maxPendingWrites: 10_000,
+      snapshotRetainEntries: this.snapshotRetainEntries,
       transport: this.network.transportFor(id),
-      clock: systemClock,
       logger: quiet,
     });
     this.nodes.set(id, node);
@@ -72,6 +73,17 @@ const linearizable: ReadOptions = { level: 'linearizable', waitMs: 2000 };
 const usd = (id: string): Command => ({ type: 'create_accounts', accounts: [{ id, ledger: 'USD' }] }) as Command;
 const transfer = (id: string, from: string, to: string, amount: bigint, extra: object = {}): Command =>
   ({ type: 'create_transfers', transfers: [{ id, debit_account_id: from, credit_account_id: to, amount, ledger: 'USD', ...extra }] }) as Command;
+
+/** Writes through whichever node leads, retrying while leadership moves (a loaded machine can stall a 100 ms election timeout). */
+async function writeToLeader(c: Cluster, command: Command): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const outcome = await (await c.leader()).write(command, 5000);
+    if (outcome.ok) return outcome.value.index;
+    if (attempt >= 20 || (outcome.error.code !== 'not_leader' && outcome.error.code !== 'no_leader')) {
+      throw new Error(`write failed: ${JSON.stringify(outcome.error)}`);
+    }
+  }
+}
 
 async function mustWrite(node: LedgerNode, command: Command): Promise<number> {
   const outcome = await node.write(command, 5000);
@@ -148,32 +160,66 @@ t.test('a node restarted on its data resumes with the same state, and an isolate
   c.network.heal();
 });
 
-t.test('a follower that fell behind a compacted log catches up by snapshot', async (t) => {
-  const c = new Cluster(20);
-  t.teardown(() => c.stop());
+/** Cuts one follower off while the leader writes `count` transfers, heals, and waits until it has them all. */
+async function fallBehindAndCatchUp(t: Test, c: Cluster, count: number): Promise<{ leader: LedgerNode; lagging: string }> {
   const leader = await c.leader();
   const lagging = ids.find((id) => id !== leader.nodeId) as string;
   c.network.isolate(lagging);
-  await mustWrite(leader, usd('src'));
-  await mustWrite(leader, usd('dst'));
-  for (let i = 0; i < 60; i++) await mustWrite(leader, transfer(`s${i}`, 'src', 'dst', 1n));
-  t.ok(leader.storage.snapshotMeta().index > 0, 'the leader compacted its log');
+  await writeToLeader(c, usd('src'));
+  await writeToLeader(c, usd('dst'));
+  for (let i = 0; i < count; i++) await writeToLeader(c, transfer(`s${i}`, 'src', 'dst', 1n));
+  t.ok(leader.storage.snapshotMeta().index > 0, 'the leader took a snapshot meanwhile');
   c.network.heal();
   const deadline = Date.now() + 10_000;
   let balance: bigint | undefined;
   while (Date.now() < deadline) {
     const read = await c.node(lagging).read({ level: 'stale', waitMs: 0 }, (q) => q.account('dst')?.balance);
     balance = read.ok ? read.value.value : undefined;
-    if (balance === 60n) break;
+    if (balance === BigInt(count)) break;
     await sleep(20);
   }
-  t.equal(balance, 60n, 'the lagging node has every transfer');
-  t.ok(c.node(lagging).storage.snapshotMeta().index > 0, 'it installed a snapshot');
+  t.equal(balance, BigInt(count), 'the lagging node has every transfer');
   await c.node(lagging).read(linearizable, () => 0);
   await leader.read(linearizable, () => 0);
   if (c.node(lagging).ledger.appliedIndex() === leader.ledger.appliedIndex()) {
     t.equal(c.node(lagging).ledger.chainHead(), leader.ledger.chainHead(), 'same hash chain head at the same index');
   }
+  return { leader, lagging };
+}
+
+t.test('a follower that fell behind a compacted log catches up by snapshot', async (t) => {
+  const c = new Cluster(20, 0);
+  t.teardown(() => c.stop());
+  const { leader, lagging } = await fallBehindAndCatchUp(t, c, 60);
+  t.ok(leader.storage.firstIndex() > leader.storage.snapshotMeta().index, 'with no tail retained the log starts after the snapshot');
+  t.ok((c.network.snapshotsTo.get(lagging) ?? 0) > 0, 'the leader streamed it a snapshot');
+});
+
+t.test('a follower briefly behind catches up from the tail kept below the snapshot, without a snapshot', async (t) => {
+  const c = new Cluster(20, 500);
+  t.teardown(() => c.stop());
+  const { leader, lagging } = await fallBehindAndCatchUp(t, c, 60);
+  t.ok(leader.storage.firstIndex() <= 2, `the leader kept its log below the snapshot (first index ${leader.storage.firstIndex()})`);
+  t.equal(c.network.snapshotsTo.get(lagging) ?? 0, 0, 'no snapshot was streamed');
+});
+
+t.test('identical writes pending at once take one log entry; the later clients are answered as a repeat', async (t) => {
+  const c = new Cluster();
+  t.teardown(() => c.stop());
+  const leader = await c.leader();
+  await mustWrite(leader, usd('p'));
+  await mustWrite(leader, usd('q'));
+  const before = leader.raftStatus().lastIndex;
+  const same = transfer('dup', 'p', 'q', 3n);
+  const answers = await Promise.all([leader.write(same, 5000), leader.write(same, 5000), leader.write(same, 5000)]);
+  const other = await leader.write(transfer('dup', 'p', 'q', 4n), 5000);
+  t.equal(leader.raftStatus().lastIndex, before + 2, 'one entry for the three identical writes, one for the different one');
+  const statuses = answers.map((a) => (a.ok && 'results' in a.value.result ? a.value.result.results[0]?.status : 'failed'));
+  t.same(statuses, ['created', 'exists', 'exists']);
+  t.same(new Set(answers.map((a) => (a.ok ? a.value.index : 0))).size, 1, 'all three name the same index');
+  t.ok(other.ok && 'results' in other.value.result && other.value.result.results[0]?.status === 'error', 'a different command with the same id is still refused');
+  const balance = await leader.read(linearizable, (q) => q.account('q')?.balance);
+  t.ok(balance.ok && balance.value.value === 3n, 'the transfer took effect once');
 });
 
 t.test('the leader expires a due pending transfer on an idle cluster', async (t) => {
@@ -247,4 +293,30 @@ t.test('metrics: the leader exports lag per follower and the node-wide series', 
   const followerText = await follower.metrics.registry.metrics();
   t.match(followerText, /^raft_is_leader\{node="n\d"\} 0$/m);
   t.notMatch(followerText, /^raft_replication_lag_entries\{/m, 'followers export no per-peer lag');
+});
+
+t.test('after a long pause a node replays a bounded number of ticks, then serves (and its old lease is gone)', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ledger-pause-'));
+  let skewMs = 0;
+  const clock = { monotonicMs: () => performance.now() + skewMs, wallMs: () => Date.now() + skewMs };
+  const network = new InProcessNetwork();
+  const node = new LedgerNode({
+    id: 'solo', dataDir: dir, peers: new Map([['solo', 'http://solo.test']]), tickMs: 10, electionTicks: 10, heartbeatTicks: 1,
+    transport: network.transportFor('solo'), logger: quiet, clock,
+  });
+  t.teardown(async () => {
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  node.start();
+  await mustWrite(node, usd('z')).catch(async () => {
+    await sleep(300);
+    return mustWrite(node, usd('z'));
+  });
+  // A year of paused time is 3 billion ticks of 10 ms: replaying them all would hang the process for hours.
+  skewMs = 365 * 24 * 3600 * 1000;
+  const started = performance.now();
+  const read = await node.read({ level: 'lease', waitMs: 5000 }, (q) => q.account('z')?.id);
+  t.ok(read.ok && read.value.value === 'z', `served after the pause: ${JSON.stringify(read.ok ? read.value.value : read.error)}`);
+  t.ok(performance.now() - started < 30_000, 'the catch-up took a bounded number of ticks');
 });

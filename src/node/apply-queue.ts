@@ -1,0 +1,144 @@
+// The apply stage of the driver's pipeline: committed entries wait here, in
+// log order, until the ledger applies them in batches, one SQLite
+// transaction per batch, on a later turn of the event loop. So applying never
+// sits between an fsync and the next one: the Ready loop hands entries over
+// and goes on persisting and replicating while this stage applies. etcd
+// applies on its own goroutine for the same reason.
+//
+// Owns: the queue of committed entries not yet applied, the batching and the
+// call into the ledger. It must not touch the Raft core, the log storage or
+// the client waiters; what an applied entry means for them is the owner's
+// (the `applied` callback).
+//
+// Entries only reach this queue after they are durable in the local log (the
+// Ready loop pushes a Ready's committed entries after its fsync), so the
+// ledger never holds an entry that a crash could take from the log.
+
+import type { CommandResult, LedgerStateMachine } from '../ledger/index.js';
+import type { Entry } from '../raft/types.js';
+import type { Scheduler } from './driver-io.js';
+
+/** Entries applied in one SQLite transaction at most. */
+export const MAX_APPLY_BATCH_ENTRIES = 1024;
+/** Entry bytes applied in one SQLite transaction at most. */
+export const MAX_APPLY_BATCH_BYTES = 16 << 20;
+/** Committed entries waiting to be applied before the Ready loop waits for this stage. */
+export const MAX_APPLY_BACKLOG_ENTRIES = 16_384;
+
+export interface AppliedEntry {
+  readonly entry: Entry;
+  /** The ledger's result; undefined for a membership entry. */
+  readonly result: CommandResult | undefined;
+}
+
+export interface ApplyQueueOptions {
+  readonly ledger: () => LedgerStateMachine;
+  readonly scheduler: Scheduler;
+  /** Monotonic milliseconds, for the duration of each batch. */
+  readonly nowMs: () => number;
+  /** Called once per batch, after its transaction committed, with every entry in log order. */
+  readonly applied: (batch: readonly AppliedEntry[], seconds: number) => void;
+}
+
+export class ApplyQueue {
+  private queue: Entry[] = [];
+  private head = 0;
+  private scheduled = false;
+  private drainedWaiters: (() => void)[] = [];
+  private stopped = false;
+
+  constructor(private readonly options: ApplyQueueOptions) {}
+
+  /** Entries not yet applied. */
+  get backlog(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Hands committed entries over, in log order; they are applied on a later turn. */
+  push(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    for (const entry of entries) this.queue.push(entry);
+    this.schedule();
+  }
+
+  /** Applies everything queued now, synchronously (before a snapshot install or a stop). */
+  drain(): void {
+    while (this.backlog > 0) this.applyBatch();
+  }
+
+  /** Resolves once the backlog is at most `entries` (back-pressure for the Ready loop). */
+  waitBelow(entries: number): Promise<void> {
+    if (this.backlog <= entries || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.backlog <= entries || this.stopped) resolve();
+        else this.drainedWaiters.push(check);
+      };
+      this.drainedWaiters.push(check);
+    });
+  }
+
+  /** Drops what is queued (a node that stops for good); waiters are released. */
+  stop(): void {
+    this.stopped = true;
+    this.queue = [];
+    this.head = 0;
+    this.wakeWaiters();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    this.options.scheduler.defer(() => {
+      this.scheduled = false;
+      if (this.stopped || this.backlog === 0) return;
+      this.applyBatch();
+      if (this.backlog > 0) this.schedule();
+    });
+  }
+
+  private applyBatch(): void {
+    const ledger = this.options.ledger();
+    const batch: Entry[] = [];
+    let bytes = 0;
+    while (this.head < this.queue.length && batch.length < MAX_APPLY_BATCH_ENTRIES) {
+      const entry = this.queue[this.head] as Entry;
+      if (batch.length > 0 && bytes + entry.data.length > MAX_APPLY_BATCH_BYTES) break;
+      this.head++;
+      // Covered by a snapshot restored meanwhile.
+      if (entry.index <= ledger.appliedIndex()) continue;
+      batch.push(entry);
+      bytes += entry.data.length;
+    }
+    this.compactQueue();
+    if (batch.length > 0) {
+      const started = this.options.nowMs();
+      // Membership entries carry no ledger command: they are applied as empty entries.
+      const outcomes = ledger.applyEntries(batch.map((entry) => ({ index: entry.index, data: entry.type === 'conf' ? EMPTY : entry.data })));
+      const seconds = (this.options.nowMs() - started) / 1000;
+      this.options.applied(
+        batch.map((entry, i) => ({ entry, result: entry.type === 'conf' ? undefined : outcomes[i]?.result })),
+        seconds,
+      );
+    }
+    this.wakeWaiters();
+  }
+
+  private compactQueue(): void {
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private wakeWaiters(): void {
+    const waiters = this.drainedWaiters;
+    this.drainedWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+}
+
+const EMPTY = new Uint8Array(0);

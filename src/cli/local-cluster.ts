@@ -33,12 +33,14 @@ export type ClusterFile = z.infer<typeof clusterFileSchema>;
 export function clusterFileOf(dataRoot: string): ClusterFile {
   const file = join(dataRoot, CLUSTER_FILE);
   if (existsSync(file)) {
-    const parsed = clusterFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (!parsed.success) {
-      throw new Error(`${file} is not a cluster file (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}): remove the data root to start a new cluster`);
+    let parsed;
+    try {
+      parsed = clusterFileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+    } catch (error) {
+      throw new Error(`${file} is not a cluster file (${(error as Error).message}): restore it, or remove the data root to start a new cluster`);
     }
     chmodSync(file, 0o600);
-    return parsed.data;
+    return parsed;
   }
   const made: ClusterFile = { cluster_id: `c-${randomBytes(8).toString('hex')}`, cluster_secret: randomBytes(32).toString('hex') };
   mkdirSync(dataRoot, { recursive: true });

@@ -19,6 +19,7 @@ import { isatty, WriteStream } from 'node:tty';
 
 /** Log bytes held while the reader is slow; beyond it lines are dropped and counted. */
 const DEFAULT_MAX_QUEUED_BYTES = 4 << 20;
+const DRAIN_POLL_MS = 10;
 
 export class NonBlockingLogStream {
   /** undefined: a regular file (or anything else), written with writeSync. */
@@ -54,21 +55,12 @@ export class NonBlockingLogStream {
   }
 
   /** Resolves once every queued line is written (or logging broke), or after `timeoutMs`. */
-  drain(timeoutMs: number): Promise<void> {
-    const stream = this.stream;
-    if (stream === undefined || this.broken || stream.writableLength === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        stream.off('drain', done);
-        stream.off('error', done);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      timer.unref();
-      stream.once('drain', done);
-      stream.once('error', done);
-    });
+  async drain(timeoutMs: number): Promise<void> {
+    // Polled: 'drain' fires only after a write() that returned false, not whenever the queue empties.
+    const deadline = Date.now() + timeoutMs;
+    while (this.stream !== undefined && !this.broken && this.stream.writableLength > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    }
   }
 
   private writeDirect(line: string): void {

@@ -126,9 +126,20 @@ t.test('make run: a cluster secret per data root, kept owner-only and reused; fo
   t.same(JSON.parse(readFileSync(file, 'utf8')), kept, 'the next start reuses the secret and cluster id');
   t.equal((await forgeAppend(n1)).status, 401, 'and still refuses forged appends');
   t.same(readdirSync(dataRoot).sort(), [CLUSTER_FILE, 'n1', 'n2', 'n3']);
-  second.child.kill('SIGTERM');
-  t.same(await second.exitWithin(30_000), { code: 0, signal: null });
+  const secondPids = launcherNodePids(dataRoot);
+  second.child.kill('SIGHUP');
+  t.same(await second.exitWithin(30_000), { code: 0, signal: null }, 'SIGHUP (the terminal closed) stops the launcher cleanly');
+  for (const pid of secondPids) t.notOk(alive(pid), `node pid ${pid} stopped with it: nothing left holding the ports`);
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 t.test('a port beyond loopback without its credential refuses to start, naming the flag; --insecure accepts the risk', async (t) => {
   const cluster = new ProcessCluster();

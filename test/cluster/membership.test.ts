@@ -15,6 +15,10 @@ t.test('a member is added (joining by snapshot) and another removed under load',
 
   const acknowledged: string[] = [];
   let stop = false;
+  // A failed step must not leave the writers looping until tap's timeout.
+  t.teardown(() => {
+    stop = true;
+  });
   const writer = async (w: number): Promise<void> => {
     for (let n = 0; !stop; n++) {
       const id = `m${w}-${n}`;

@@ -14,14 +14,14 @@ import { decodeConfChange } from '../raft/membership.js';
 import type { RawNode } from '../raft/raw-node.js';
 import { NONE, type ConfChange, type Entry, type NodeId } from '../raft/types.js';
 import { sleep, type DriverStorage, type Scheduler } from './driver-io.js';
-import { LOG_SCAN_BATCH_BYTES, PROMOTION_CATCH_UP_ENTRIES, type Clock, type NodeLogger } from './node-options.js';
+import { LEADERSHIP_MOVING_RETRY_AFTER_MS, LOG_SCAN_BATCH_BYTES, PROMOTION_CATCH_UP_ENTRIES, type Clock, type NodeLogger } from './node-options.js';
 import type { ClusterStatus, NodeError, Outcome } from './service.js';
 
 export interface ClusterOpsOptions {
   readonly nodeId: NodeId;
   readonly initialPeers: ReadonlyMap<NodeId, string>;
   readonly raw: Pick<RawNode, 'proposeConfChange' | 'transferLeadership' | 'status' | 'summary'>;
-  readonly storage: Pick<DriverStorage, 'firstIndex' | 'lastIndex' | 'entries' | 'snapshotMeta'>;
+  readonly storage: Pick<DriverStorage, 'firstIndex' | 'lastIndex' | 'entries' | 'snapshotMeta' | 'term'>;
   readonly appliedIndex: () => number;
   readonly scheduler: Scheduler;
   readonly clock: Clock;
@@ -147,7 +147,12 @@ export class ClusterOps {
     this.options.kick();
     const applied = await this.options.waitApplied(result.index, timeoutMs);
     if (!applied) return { ok: false, error: { code: 'commit_timeout', index: result.index } };
-    return { ok: true, value: { index: result.index } };
+    // Applied at our index is not enough: a new leader may have put its own entry there. Same index
+    // and term is the same entry (log matching); a term compacted away leaves the outcome unknown.
+    const term = this.options.storage.term(result.index);
+    if (term === result.term) return { ok: true, value: { index: result.index } };
+    if (term === undefined) return { ok: false, error: { code: 'commit_timeout', index: result.index } };
+    return { ok: false, error: { code: 'no_leader', retryAfterMs: LEADERSHIP_MOVING_RETRY_AFTER_MS } };
   }
 
   private bestTransferTarget(): NodeId | undefined {

@@ -320,3 +320,26 @@ t.test('after a long pause a node replays a bounded number of ticks, then serves
   t.ok(read.ok && read.value.value === 'z', `served after the pause: ${JSON.stringify(read.ok ? read.value.value : read.error)}`);
   t.ok(performance.now() - started < 30_000, 'the catch-up took a bounded number of ticks');
 });
+
+t.test('a membership change whose entry a new leader overwrote is not acknowledged', async (t) => {
+  const c = new Cluster();
+  t.teardown(() => c.stop());
+  const old = await c.leader();
+  await mustWrite(old, usd('before'));
+  const others = ids.filter((id) => id !== old.nodeId);
+  const target = others[0] as string;
+  c.network.isolate(old.nodeId);
+  // Proposed on a leader cut off from every voter: it can never commit there.
+  const removal = old.removeMember(target, 15_000);
+  let successor: LedgerNode | undefined;
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline && successor === undefined; await sleep(20)) {
+    successor = others.map((id) => c.node(id)).find((node) => node.raftStatus().role === 'leader' && node.readiness().ready);
+  }
+  if (successor === undefined) throw new Error('the majority elected no leader');
+  await mustWrite(successor, usd('after-1'));
+  await mustWrite(successor, usd('after-2'));
+  c.network.heal();
+  const outcome = await removal;
+  t.ok(!outcome.ok && outcome.error.code !== 'cluster_change_refused', `the lost removal was proposed, then not acknowledged: ${JSON.stringify(outcome)}`);
+  t.ok(successor.raftStatus().conf.voters.includes(target), `${target} is still a voter`);
+});

@@ -126,3 +126,18 @@ t.test('without final reads, or with too many unknown outcomes, the replay is un
   impossible.nemesis('final-reads', 100).op(1, 'read-balances', { accounts: ALL }, balances({ bank: -300, a: 97, b: 103, c: 100 }), 101, 102);
   t.equal(checkBank(impossible.parsed()).anomalies[0]?.kind, 'final-balance-mismatch', 'no combination of 2s moves 3');
 });
+
+t.test('without recorded funding, a read of every account before the first transfer is the starting point', async (t) => {
+  const unfunded = (withBaseline: boolean) => {
+    const builder = new HistoryBuilder();
+    if (withBaseline) builder.op(1, 'read-balances', { accounts: ALL }, balances({ bank: -300, a: 100, b: 100, c: 100 }), 0, 1);
+    return builder
+      .op(1, 'transfer', transfer('t1', 'a', 'b', 30), created(4), 10, 11)
+      .nemesis('final-reads', 100)
+      .op(1, 'read-balances', { accounts: ALL }, balances({ bank: -300, a: 70, b: 130, c: 100 }), 101, 102)
+      .parsed();
+  };
+  t.equal(checkBank(unfunded(true)).valid, true);
+  t.equal(checkBank(unfunded(false)).anomalies[0]?.kind, 'final-balance-mismatch', 'from zero the replay cannot match');
+  t.equal(checkBank(unfunded(false), { initialBalances: { bank: '-300', a: '100', b: '100', c: '100' } }).valid, true);
+});

@@ -9,7 +9,7 @@
 import type { Operation, ParsedHistory } from '../history.js';
 import { invokeValue, ReadAccountTransfersInvoke, ReadAccountTransfersOk, ReadBalancesOk, ReadTransferInvoke, ReadTransferOk, resultValue, toBigInt } from '../history.js';
 import type { Decimal } from '../history.js';
-import { accountsOf, balanceEffect, finalPhaseStart, indexTransfers, isFinalRead } from './ledger-index.js';
+import { accountsOf, balanceEffect, finalPhaseStart, indexTransfers, isFinalRead, TRANSFER_WRITES, transfersByAccount } from './ledger-index.js';
 import type { TransferRecord } from './ledger-index.js';
 import { AnomalyList, verdictOf } from './verdict.js';
 import type { Verdict } from './verdict.js';
@@ -17,7 +17,10 @@ import type { Verdict } from './verdict.js';
 export interface BankOptions {
   /** The account that funds the others; it alone may be negative. Default "bank". */
   bankAccount?: string;
-  /** Balances before the first transfer of the history; default zero everywhere. */
+  /**
+   * Balances before the first transfer of the history. Default: a read of every account that
+   * completed before any transfer was invoked, else zero everywhere (the runner records the funding).
+   */
   initialBalances?: Record<string, Decimal>;
   /** Transfers of unknown outcome, unsettled by the final reads, tried in every combination up to this many. */
   maxUndecidedTransfers?: number;
@@ -28,6 +31,7 @@ type Presence = { present: boolean; evidence: Operation };
 /** What the final reads say about each transfer id; contradictions are anomalies. */
 function finalPresence(history: ParsedHistory, records: Map<string, TransferRecord>, anomalies: AnomalyList): Map<string, Presence> {
   const start = finalPhaseStart(history);
+  const byAccount = transfersByAccount(records);
   const presence = new Map<string, Presence>();
   const note = (id: string, present: boolean, evidence: Operation): void => {
     const earlier = presence.get(id);
@@ -43,9 +47,7 @@ function finalPresence(history: ParsedHistory, records: Map<string, TransferReco
     } else if (operation.f === 'read-account-transfers') {
       const account = invokeValue(ReadAccountTransfersInvoke, operation).account;
       const listed = new Set(resultValue(ReadAccountTransfersOk, operation).ids);
-      for (const record of records.values()) {
-        if (accountsOf(record).includes(account)) note(record.id, listed.has(record.id), operation);
-      }
+      for (const record of byAccount.get(account) ?? []) note(record.id, listed.has(record.id), operation);
     }
   }
   return presence;
@@ -156,7 +158,8 @@ export function checkBank(history: ParsedHistory, options: BankOptions = {}): Ve
   const presence = finalPresence(history, records, anomalies);
   checkPresence(history, records, presence, anomalies);
 
-  const replay = replayOf(records, presence, options.initialBalances ?? {});
+  const initial = options.initialBalances ?? balancesBeforeTransfers(history, knownAccounts) ?? {};
+  const replay = replayOf(records, presence, initial);
   const start = finalPhaseStart(history);
   const finalBalanceReads = history.operations.filter((operation) => operation.f === 'read-balances' && isFinalRead(operation, start));
   let replayUndecided = replay.unreplayable.length > 0 || finalBalanceReads.length === 0;
@@ -180,6 +183,17 @@ export function checkBank(history: ParsedHistory, options: BankOptions = {}): Ve
     undecidedTransfers: replay.undecided.length,
     unreplayableTransfers: replay.unreplayable.map((record) => record.id).slice(0, 20),
   });
+}
+
+/** The balances of a read of every account that completed before the first transfer was invoked. */
+function balancesBeforeTransfers(history: ParsedHistory, knownAccounts: ReadonlySet<string>): Record<string, Decimal> | undefined {
+  const firstTransfer = history.operations.find((operation) => TRANSFER_WRITES.has(operation.f))?.call ?? Infinity;
+  for (const operation of history.operations) {
+    if (operation.f !== 'read-balances' || operation.outcome !== 'ok' || operation.completedAt >= firstTransfer) continue;
+    const balances = resultValue(ReadBalancesOk, operation).balances;
+    if ([...knownAccounts].every((account) => account in balances)) return balances;
+  }
+  return undefined;
 }
 
 /** Acknowledged transfers must be present at the end; refused ones must never appear in any read. */

@@ -23,7 +23,7 @@ export interface TransferRecord {
   refused: boolean;
 }
 
-const TRANSFER_WRITES: ReadonlySet<string> = new Set(['transfer', 'post', 'void']);
+export const TRANSFER_WRITES: ReadonlySet<string> = new Set(['transfer', 'post', 'void']);
 
 function recordOf(operation: Operation): Omit<TransferRecord, 'attempts' | 'acknowledged' | 'refused'> {
   if (operation.f === 'transfer') {
@@ -66,6 +66,19 @@ export function accountsOf(record: TransferRecord): string[] {
   return record.from !== undefined && record.to !== undefined ? [record.from, record.to] : [];
 }
 
+/** Transfer records per account they touch, in order of first invocation. */
+export function transfersByAccount(records: Map<string, TransferRecord>): Map<string, TransferRecord[]> {
+  const byAccount = new Map<string, TransferRecord[]>();
+  for (const record of records.values()) {
+    for (const account of new Set(accountsOf(record))) {
+      const list = byAccount.get(account) ?? [];
+      list.push(record);
+      byAccount.set(account, list);
+    }
+  }
+  return byAccount;
+}
+
 /** The posted-balance effect of a transfer: single transfers and posts move money; pending and void do not. */
 export function balanceEffect(record: TransferRecord): Map<string, bigint> | undefined {
   if (record.kind === 'pending' || record.kind === 'void') return new Map();
@@ -92,4 +105,56 @@ export function finalPhaseStart(history: ParsedHistory): number {
 
 export function isFinalRead(operation: Operation, start: number): boolean {
   return operation.call >= start && operation.f.startsWith('read-') && operation.outcome === 'ok';
+}
+
+/**
+ * One account's acknowledged transfers ordered by a key of their acknowledgement (its time or
+ * its raft index), to find what a read of the account's transfers must show: the cost per read
+ * is the length of the read, not the number of transfers.
+ */
+export class AcknowledgedOrder {
+  private readonly keys: number[] = [];
+  private readonly records: TransferRecord[] = [];
+  private readonly rank = new Map<string, number>();
+
+  constructor(records: readonly TransferRecord[], keyOf: (acknowledgement: Operation) => number | undefined) {
+    const keyed: { key: number; record: TransferRecord }[] = [];
+    for (const record of records) {
+      const key = record.acknowledged === undefined ? undefined : keyOf(record.acknowledged);
+      if (key !== undefined) keyed.push({ key, record });
+    }
+    keyed.sort((a, b) => a.key - b.key);
+    keyed.forEach(({ key, record }, position) => {
+      this.keys.push(key);
+      this.records.push(record);
+      this.rank.set(record.id, position);
+    });
+  }
+
+  /** Among the transfers whose key is below `bound`, the first that `listed` lacks and how many it lacks. */
+  missing(listed: readonly string[], bound: number): { first: TransferRecord; count: number } | undefined {
+    const required = countBelow(this.keys, bound);
+    const present = new Set<number>();
+    for (const id of listed) {
+      const rank = this.rank.get(id);
+      if (rank !== undefined && rank < required) present.add(rank);
+    }
+    if (present.size === required) return undefined;
+    for (let rank = 0; rank < required; rank++) {
+      if (!present.has(rank)) return { first: this.records[rank] as TransferRecord, count: required - present.size };
+    }
+    return undefined;
+  }
+}
+
+/** How many of the ascending `sorted` are strictly below `bound` (binary search). */
+export function countBelow(sorted: readonly number[], bound: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((sorted[middle] as number) < bound) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }

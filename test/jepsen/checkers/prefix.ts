@@ -8,7 +8,7 @@
 
 import type { Operation, ParsedHistory } from '../history.js';
 import { invokeValue, ReadAccountTransfersInvoke, ReadAccountTransfersOk, resultValue } from '../history.js';
-import { accountsOf, indexTransfers } from './ledger-index.js';
+import { AcknowledgedOrder, indexTransfers, transfersByAccount } from './ledger-index.js';
 import type { TransferRecord } from './ledger-index.js';
 import { AnomalyList, claimsLinearizable, verdictOf } from './verdict.js';
 import type { Verdict } from './verdict.js';
@@ -93,20 +93,16 @@ function checkRealTime(account: string, reads: readonly ListRead[], anomalies: A
 }
 
 /** A linearizable read contains every transfer of the account acknowledged before it was invoked. */
-function checkAcknowledged(account: string, reads: readonly ListRead[], records: Map<string, TransferRecord>, anomalies: AnomalyList): void {
-  const acknowledged = [...records.values()]
-    .filter((record) => record.acknowledged !== undefined && accountsOf(record).includes(account))
-    .sort((a, b) => (a.acknowledged as Operation).completedAt - (b.acknowledged as Operation).completedAt);
+function checkAcknowledged(account: string, reads: readonly ListRead[], ofAccount: readonly TransferRecord[], anomalies: AnomalyList): void {
+  const order = new AcknowledgedOrder(ofAccount, (acknowledgement) => acknowledgement.completedAt);
   for (const read of reads) {
     if (!read.linearizable) continue;
-    const listed = new Set(read.ids);
-    const missing = acknowledged.filter((record) => (record.acknowledged as Operation).completedAt < read.operation.call && !listed.has(record.id));
-    const first = missing[0];
-    if (first === undefined) continue;
+    const missing = order.missing(read.ids, read.operation.call);
+    if (missing === undefined) continue;
     anomalies.add(
       'missing-acknowledged-transfer',
-      `account ${account}: a linearizable read misses ${missing.length} transfer(s) acknowledged before it was invoked, first ${first.id}`,
-      first.acknowledged,
+      `account ${account}: a linearizable read misses ${missing.count} transfer(s) acknowledged before it was invoked, first ${missing.first.id}`,
+      missing.first.acknowledged,
       read.operation,
     );
   }
@@ -116,13 +112,14 @@ export function checkHistoryPrefix(history: ParsedHistory, options: PrefixOption
   const anomalies = new AnomalyList();
   const records = indexTransfers(history.operations);
   const byAccount = readsByAccount(history, options.leaseIsLinearizable ?? true);
+  const recordsByAccount = transfersByAccount(records);
   let readCount = 0;
   for (const [account, reads] of byAccount) {
     readCount += reads.length;
     for (const read of reads) checkListedIds(account, read, records, anomalies);
     checkComparable(account, reads, anomalies);
     checkRealTime(account, reads, anomalies);
-    checkAcknowledged(account, reads, records, anomalies);
+    checkAcknowledged(account, reads, recordsByAccount.get(account) ?? [], anomalies);
   }
   return verdictOf(anomalies, false, { accounts: byAccount.size, reads: readCount });
 }

@@ -9,7 +9,7 @@
 
 import type { Operation, ParsedHistory } from '../history.js';
 import { answerIndex, invokeValue, ReadAccountTransfersInvoke, ReadAccountTransfersOk, ReadTransferInvoke, ReadTransferOk, resultValue, WRITE_KINDS } from '../history.js';
-import { accountsOf, indexTransfers } from './ledger-index.js';
+import { AcknowledgedOrder, countBelow, indexTransfers, transfersByAccount } from './ledger-index.js';
 import type { TransferRecord } from './ledger-index.js';
 import { AnomalyList, claimsLinearizable, readLevel, verdictOf } from './verdict.js';
 import type { Verdict } from './verdict.js';
@@ -56,14 +56,8 @@ class AcknowledgedIndexes {
 
   /** The acknowledged write with the highest index among those completed strictly before `time`. */
   highestBefore(time: number): { index: number; operation: Operation } | undefined {
-    let low = 0;
-    let high = this.completions.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((this.completions[middle] as number) < time) low = middle + 1;
-      else high = middle;
-    }
-    return low === 0 ? undefined : this.highest[low - 1];
+    const before = countBelow(this.completions, time);
+    return before === 0 ? undefined : this.highest[before - 1];
   }
 }
 
@@ -92,27 +86,42 @@ function checkByIndex(read: Operation, bounds: Bounds, acknowledged: Acknowledge
   }
 }
 
-/** What the read shows must include every acknowledged transfer its bounds cover (one anomaly per read). */
-function checkByValue(read: Operation, bounds: Bounds, records: Map<string, TransferRecord>, anomalies: AnomalyList): void {
-  let expected: TransferRecord[] = [];
-  let shown: ReadonlySet<string> = new Set();
-  if (read.f === 'read-transfer') {
-    const record = records.get(invokeValue(ReadTransferInvoke, read).id);
-    expected = record === undefined ? [] : [record];
-    shown = resultValue(ReadTransferOk, read).found ? new Set(expected.map((each) => each.id)) : new Set();
-  } else if (read.f === 'read-account-transfers') {
-    const account = invokeValue(ReadAccountTransfersInvoke, read).account;
-    expected = [...records.values()].filter((record) => accountsOf(record).includes(account));
-    shown = new Set(resultValue(ReadAccountTransfersOk, read).ids);
+function reportMissing(read: Operation, write: Operation, id: string, reason: 'time' | 'min-index', anomalies: AnomalyList): void {
+  const why = reason === 'time' ? 'before its staleness bound' : 'at an index within its min_index';
+  anomalies.add(kindOf(reason), `a ${readLevel(read)} read does not show transfer ${id}, acknowledged ${why}`, write, read);
+}
+
+function checkTransferRead(read: Operation, bounds: Bounds, records: Map<string, TransferRecord>, anomalies: AnomalyList): void {
+  const record = records.get(invokeValue(ReadTransferInvoke, read).id);
+  if (record?.acknowledged === undefined || resultValue(ReadTransferOk, read).found) return;
+  const reason = mustReflect(record.acknowledged, bounds);
+  if (reason !== undefined) reportMissing(read, record.acknowledged, record.id, reason, anomalies);
+}
+
+/** An account's acknowledged transfers by acknowledgement time and by index. */
+interface AccountOrders {
+  byTime: AcknowledgedOrder;
+  byIndex: AcknowledgedOrder;
+}
+
+function checkAccountRead(read: Operation, bounds: Bounds, orders: AccountOrders | undefined, anomalies: AnomalyList): void {
+  if (orders === undefined) return;
+  const ids = resultValue(ReadAccountTransfersOk, read).ids;
+  const late = bounds.visibleBefore === undefined ? undefined : orders.byTime.missing(ids, bounds.visibleBefore);
+  if (late !== undefined) return reportMissing(read, late.first.acknowledged as Operation, late.first.id, 'time', anomalies);
+  const low = bounds.minIndex === undefined ? undefined : orders.byIndex.missing(ids, bounds.minIndex + 1);
+  if (low !== undefined) reportMissing(read, low.first.acknowledged as Operation, low.first.id, 'min-index', anomalies);
+}
+
+function accountOrders(records: Map<string, TransferRecord>): Map<string, AccountOrders> {
+  const orders = new Map<string, AccountOrders>();
+  for (const [account, ofAccount] of transfersByAccount(records)) {
+    orders.set(account, {
+      byTime: new AcknowledgedOrder(ofAccount, (acknowledgement) => acknowledgement.completedAt),
+      byIndex: new AcknowledgedOrder(ofAccount, answerIndex),
+    });
   }
-  for (const record of expected) {
-    const write = record.acknowledged;
-    if (write === undefined || shown.has(record.id)) continue;
-    const reason = mustReflect(write, bounds);
-    if (reason === undefined) continue;
-    anomalies.add(kindOf(reason), `a ${readLevel(read)} read does not show transfer ${record.id}, acknowledged ${reason === 'time' ? 'before its staleness bound' : 'at an index within its min_index'}`, write, read);
-    return;
-  }
+  return orders;
 }
 
 export function checkStaleness(history: ParsedHistory, options: StalenessOptions = {}): Verdict {
@@ -120,6 +129,7 @@ export function checkStaleness(history: ParsedHistory, options: StalenessOptions
   const anomalies = new AnomalyList();
   const acknowledged = new AcknowledgedIndexes(history.operations);
   const records = indexTransfers(history.operations);
+  const orders = accountOrders(records);
   let boundedReads = 0;
   for (const read of history.operations) {
     if (!read.f.startsWith('read-') || read.outcome !== 'ok') continue;
@@ -127,7 +137,8 @@ export function checkStaleness(history: ParsedHistory, options: StalenessOptions
     if (bounds.visibleBefore === undefined && bounds.minIndex === undefined) continue;
     boundedReads++;
     checkByIndex(read, bounds, acknowledged, anomalies);
-    checkByValue(read, bounds, records, anomalies);
+    if (read.f === 'read-transfer') checkTransferRead(read, bounds, records, anomalies);
+    if (read.f === 'read-account-transfers') checkAccountRead(read, bounds, orders.get(invokeValue(ReadAccountTransfersInvoke, read).account), anomalies);
   }
   return verdictOf(anomalies, false, { boundedReads });
 }

@@ -60,6 +60,15 @@ t.test('a violation makes the whole report invalid and names the checker, anomal
   t.ok(bank?.anomalies[0]?.ops.some((event) => (event.value as { id?: string } | undefined)?.id === 't1'));
 });
 
+t.test('a history too large for the linearizability limits makes the report unknown, not valid', async (t) => {
+  const builder = run({ bank: '-100', a: '44', b: '56' });
+  for (let process = 10; process < 16; process++) builder.op(process, 'read-transfer', { id: 't1' }, ok({ found: true, status: 'posted', amount: '5' }), 112, 125);
+  const report = checkEvents(builder.events, { linearizability: { maxStatesPerKey: 2 } });
+  t.equal(report.checkers['linearizability']?.valid, 'unknown');
+  t.equal(report.valid, 'unknown');
+  t.equal(checkEvents(builder.events).valid, true, 'within the default limits the same history is valid');
+});
+
 t.test('an instant nemesis event and a window still open at the end are measured up to the final phase', async (t) => {
   const report = checkEvents(
     new HistoryBuilder()

@@ -141,3 +141,16 @@ t.test('without recorded funding, a read of every account before the first trans
   t.equal(checkBank(unfunded(false)).anomalies[0]?.kind, 'final-balance-mismatch', 'from zero the replay cannot match');
   t.equal(checkBank(unfunded(false), { initialBalances: { bank: '-300', a: '100', b: '100', c: '100' } }).valid, true);
 });
+
+t.test('final reads on two nodes that disagree on a transfer are caught', async (t) => {
+  const history = funded()
+    .op(1, 'transfer', transfer('t1', 'a', 'b', 30), info(), 10, 11)
+    .nemesis('final-reads', 100)
+    .op(1, 'read-transfer', { id: 't1' }, ok({ found: true, status: 'posted', amount: '30' }), 101, 102)
+    .op(2, 'read-account-transfers', { account: 'b' }, ok({ ids: ['fund-b'] }), 103, 104)
+    .op(1, 'read-balances', { accounts: ALL }, balances({ bank: -300, a: 70, b: 130, c: 100 }), 105, 106)
+    .parsed();
+  const verdict = checkBank(history);
+  t.same(verdict.anomalies.map((anomaly) => anomaly.kind), ['final-reads-disagree']);
+  t.equal(verdict.anomalies[0]?.ops.length, 4, 'both reads quoted');
+});

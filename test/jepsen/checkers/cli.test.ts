@@ -1,7 +1,7 @@
-// The checker's command line, run as a real process on real files: the exit
-// status is the verdict (0 valid, 1 violation, 64 bad usage or unreadable
-// history; 2 for unknown is the summary's verdict, tested there) and stdout
-// is the JSON report.
+// The checker's command line. As a real process on real files: the exit
+// status is the verdict (0 valid, 1 violation, 64 an unreadable history) and
+// stdout is the JSON report (2 for unknown is the summary's verdict, tested
+// there). In-process: bad usage answers 64 naming the option, --help 0.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { runCli } from './cli.js';
 import { created, HistoryBuilder, ok } from './history-builder.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), 'cli.js');
@@ -36,16 +37,27 @@ t.test('exit status and JSON report follow the verdict', async (t) => {
   t.equal(JSON.parse(lost.stdout).checkers.linearizability.anomalies[0].kind, 'nonlinearizable');
 });
 
-t.test('bad usage and unreadable histories exit 64 with a message naming the problem', async (t) => {
+t.test('an unreadable history exits 64 with a message naming the line and field', async (t) => {
   const bad = join(directory, 'bad.jsonl');
   writeFileSync(bad, '{"type":"invoke","process":1,"f":"transfer","time":0,"value":{"id":"x"}}\n');
   const malformed = run(bad);
   t.equal(malformed.status, 64);
   t.match(malformed.stderr, /line 1: value of invoke transfer: from/);
-  const limit = run('--time-limit-ms', 'soon', bad);
+});
+
+t.test('bad usage answers 64 with the usage; --help answers 0', async (t) => {
+  const call = (...args: string[]) => {
+    const output = { out: '', err: '' };
+    const status = runCli(args, { out: (text) => (output.out += text), err: (text) => (output.err += text) });
+    return { status, ...output };
+  };
+  const limit = call('--time-limit-ms', 'soon', 'history.jsonl');
   t.equal(limit.status, 64);
-  t.match(limit.stderr, /--time-limit-ms must be a positive integer/);
-  const help = run('--help');
+  t.match(limit.err, /--time-limit-ms must be a positive integer, got "soon"/);
+  t.match(call().err, /give exactly one history file/);
+  t.match(call('--frobnicate', 'x').err, /Unknown option '--frobnicate'/);
+  t.match(call(join(directory, 'missing.jsonl')).err, /ENOENT/);
+  const help = call('--help');
   t.equal(help.status, 0);
-  t.match(help.stdout, /Exit status: 0 valid/);
+  t.match(help.out, /Exit status: 0 valid/);
 });

@@ -3,6 +3,8 @@
 // status says the verdict: 0 valid, 1 a violation, 2 unknown, 64 bad usage or
 // an unreadable history.
 
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { HistoryFormatError } from '../history.js';
 import { checkHistoryFile } from './summary.js';
@@ -33,7 +35,12 @@ class UsageError extends Error {
   override name = 'UsageError';
 }
 
-function main(argv: string[]): number {
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+function main(argv: string[], output: Output): number {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -46,7 +53,7 @@ function main(argv: string[]): number {
     },
   });
   if (values.help === true) {
-    process.stdout.write(`${USAGE}\n`);
+    output.out(`${USAGE}\n`);
     return 0;
   }
   const path = positionals[0];
@@ -58,15 +65,24 @@ function main(argv: string[]): number {
     linearizability: { ...(timeLimitMs === undefined ? {} : { timeLimitMs }), ...(statesPerKey === undefined ? {} : { maxStatesPerKey: statesPerKey }) },
     ...(values['bank-account'] === undefined ? {} : { bank: { bankAccount: values['bank-account'] } }),
   });
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  output.out(`${JSON.stringify(report, null, 2)}\n`);
   return report.valid === true ? 0 : report.valid === false ? 1 : 2;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (error) {
-  const known = error instanceof UsageError || error instanceof HistoryFormatError || (error as { code?: string }).code === 'ENOENT' || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
-  if (!known) throw error;
-  process.stderr.write(`jepsen check: ${(error as Error).message}\n${error instanceof UsageError ? `\n${USAGE}\n` : ''}`);
-  process.exitCode = 64;
+/** Runs the command line; returns the exit status. */
+export function runCli(argv: string[], output: Output): number {
+  try {
+    return main(argv, output);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const known = error instanceof UsageError || error instanceof HistoryFormatError || code === 'ENOENT' || code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
+    if (!known) throw error;
+    output.err(`jepsen check: ${(error as Error).message}\n${error instanceof UsageError ? `\n${USAGE}\n` : ''}`);
+    return 64;
+  }
+}
+
+const entry = process.argv[1];
+if (entry !== undefined && import.meta.url === pathToFileURL(realpathSync(entry)).href) {
+  process.exitCode = runCli(process.argv.slice(2), { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
 }

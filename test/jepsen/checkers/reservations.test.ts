@@ -85,3 +85,12 @@ t.test('a confirmed reservation that is later released or read as expired is cau
   t.same(verdict.anomalies.map((anomaly) => anomaly.kind), ['confirm-not-final', 'confirm-not-final', 'confirm-not-final'], 'a stale read may still show it held');
   t.match(verdict.anomalies[1]?.message, /read as expired/);
 });
+
+t.test('an item whose available is not on_hand - reserved, and a confirm of a hold never made, are caught', async (t) => {
+  const run = stocked(5)
+    .op(3, 'read-item', { sku: 's' }, ok({ on_hand: 5, reserved: 1, available: 5 }), 10, 11)
+    .op(1, 'hold', hold('r1', 1), fail('insufficient_stock'), 12, 13)
+    .op(1, 'confirm', { id: 'r1' }, ok({ status: 'confirmed' }), 14, 15)
+    .parsed();
+  t.same(checkReservations(run).anomalies.map((anomaly) => anomaly.kind), ['inconsistent-item', 'confirm-without-hold']);
+});

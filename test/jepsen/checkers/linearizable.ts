@@ -55,7 +55,7 @@ export interface LinearizabilityLimits {
   maxStatesPerKey: number;
   /** Cached pairs over all keys. */
   maxStatesTotal: number;
-  /** Approximate bytes of cached pairs over all keys. */
+  /** Approximate bytes of the cache of the key being searched (a key's cache is dropped when it is done). */
   maxMemoryBytes: number;
 }
 
@@ -173,7 +173,6 @@ interface Budget {
   readonly limits: LinearizabilityLimits;
   readonly startedAt: number;
   statesTotal: number;
-  bytesTotal: number;
 }
 
 type SearchOutcome<I, O> = Omit<KeyResult<I, O>, 'key' | 'operationCount' | 'elapsedMs'>;
@@ -228,8 +227,7 @@ function searchKey<S, I, O>(model: Model<S, I, O>, operations: readonly LinearOp
     cache.set(cacheKey, bucket);
     statesExplored++;
     budget.statesTotal++;
-    budget.bytesTotal += entryBytes;
-    const exhausted = exhaustedBudget(budget, statesExplored);
+    const exhausted = exhaustedBudget(budget, statesExplored, statesExplored * entryBytes);
     if (exhausted !== undefined) return { valid: 'unknown', reason: exhausted, statesExplored };
     calls.push({ entry: current, state });
     if (calls.length > longest.length) longest = calls.map((call) => call.entry.op);
@@ -240,11 +238,11 @@ function searchKey<S, I, O>(model: Model<S, I, O>, operations: readonly LinearOp
   return { valid: true, statesExplored };
 }
 
-function exhaustedBudget(budget: Budget, statesOfKey: number): string | undefined {
+function exhaustedBudget(budget: Budget, statesOfKey: number, bytesOfKey: number): string | undefined {
   const { limits } = budget;
   if (statesOfKey > limits.maxStatesPerKey) return `state limit per key (${limits.maxStatesPerKey})`;
   if (budget.statesTotal > limits.maxStatesTotal) return `state limit (${limits.maxStatesTotal})`;
-  if (budget.bytesTotal > limits.maxMemoryBytes) return `memory limit (${limits.maxMemoryBytes} bytes)`;
+  if (bytesOfKey > limits.maxMemoryBytes) return `memory limit (${limits.maxMemoryBytes} bytes)`;
   return undefined;
 }
 
@@ -263,7 +261,7 @@ export function checkLinearizable<S, I, O>(
   opsByKey: ReadonlyMap<string, readonly LinearOperation<I, O>[]> | Readonly<Record<string, readonly LinearOperation<I, O>[]>>,
   limits: Partial<LinearizabilityLimits> = {},
 ): LinearizabilityResult<I, O> {
-  const budget: Budget = { limits: { ...DEFAULT_LIMITS, ...limits }, startedAt: performance.now(), statesTotal: 0, bytesTotal: 0 };
+  const budget: Budget = { limits: { ...DEFAULT_LIMITS, ...limits }, startedAt: performance.now(), statesTotal: 0 };
   const entries = opsByKey instanceof Map ? [...opsByKey.entries()] : Object.entries(opsByKey);
   const keys: KeyResult<I, O>[] = [];
   for (const [key, operations] of entries) {

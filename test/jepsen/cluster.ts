@@ -54,7 +54,10 @@ export interface ClusterOptions {
 export class Cluster {
   readonly nodes = new Map<string, ClusterNode>();
   readonly mesh = new ProxyMesh();
+  /** Probes (health, leader): a short deadline. */
   readonly client = new Client(3_000);
+  /** Membership and leadership requests: the server allows them 10 s (docs/api.md, adminTimeoutMs). */
+  readonly adminClient = new Client(15_000);
   private readonly clusterSecret = randomBytes(24).toString('hex');
 
   constructor(readonly options: ClusterOptions) {}
@@ -260,6 +263,16 @@ export class Cluster {
     throw new Error(`no ready leader within ${timeoutMs} ms`);
   }
 
+  /** Every running node's GET /v1/cluster (or the error), for the run's record. */
+  async views(): Promise<Record<string, unknown>> {
+    const views: Record<string, unknown> = {};
+    for (const node of this.running()) {
+      const outcome = await this.client.send(node.url, { method: 'GET', path: '/v1/cluster' });
+      views[node.id] = outcome.kind === 'answer' ? outcome.answer.body : { error: outcome.error };
+    }
+    return views;
+  }
+
   /** Sets the faked clock of `id` (libfaketime's FAKETIME syntax, e.g. "+30s", "-5s"). */
   setClock(id: string, spec: string): void {
     const file = this.node(id).clockFile;
@@ -272,6 +285,7 @@ export class Cluster {
     for (const node of this.nodes.values()) await this.waitExited(node.id, 5_000);
     await this.mesh.close();
     await this.client.close();
+    await this.adminClient.close();
     for (const node of this.nodes.values()) {
       node.log.end();
       if (node.tmpfs) {

@@ -16,7 +16,7 @@ import type { Nemesis, NemesisContext } from './nemesis.js';
 import { followerOf, leaderOrAny } from './nemesis.js';
 
 async function admin(cluster: Cluster, target: string, method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const outcome = await cluster.client.send(cluster.node(target).url, { method, path, ...(body !== undefined ? { body } : {}) });
+  const outcome = await cluster.adminClient.send(cluster.node(target).url, { method, path, ...(body !== undefined ? { body } : {}) });
   if (outcome.kind === 'error') return { ok: false, error: outcome.error };
   const answer: Answer = outcome.answer;
   return { ok: answer.status >= 200 && answer.status < 300, status: answer.status, body: answer.body };

@@ -42,6 +42,9 @@ export interface ScheduleOptions {
 
 export interface ScheduledFault {
   readonly nemesis: Nemesis;
+  /** Quiet time after the previous fault healed. */
+  readonly quietMs: number;
+  /** When it starts if every start and heal took no time (they do take time: a restart may take seconds). */
   readonly atMs: number;
   readonly durationMs: number;
 }
@@ -57,11 +60,12 @@ export function schedule(nemeses: readonly Nemesis[], rng: Prng, options: Schedu
   const firstRound = rng.shuffle([...nemeses]);
   let atMs = 0;
   for (let i = 0; ; i++) {
-    atMs += rng.int(options.quietMs[0], options.quietMs[1]);
+    const quietMs = rng.int(options.quietMs[0], options.quietMs[1]);
+    atMs += quietMs;
     const durationMs = rng.int(options.faultMs[0], options.faultMs[1]);
     if (atMs + durationMs > options.timeLimitMs) break;
     const nemesis = i < firstRound.length ? (firstRound[i] as Nemesis) : rng.pick(nemeses);
-    faults.push({ nemesis, atMs, durationMs });
+    faults.push({ nemesis, quietMs, atMs, durationMs });
     atMs += durationMs;
   }
   return faults;

@@ -42,6 +42,8 @@ export interface RunSummary {
   readonly buckets: Bucket[];
   readonly windows: FaultWindow[];
   readonly availability: Availability[];
+  /** The charts' time axis: from the first client invocation (setup is left out) to the last completion, s since the run started. */
+  readonly originS: number;
   readonly durationS: number;
 }
 
@@ -113,10 +115,11 @@ export function summarize(events: readonly HistoryEvent[], concurrency: number):
   const finalPhase = events.find((e) => e.process === -1 && e.f === 'final-phase');
   const lastS = Math.max(0, ...ops.map((o) => o.startS + o.latencyMs / 1000));
   const endS = finalPhase ? finalPhase.time / NS_PER_S : lastS;
-  const durationS = Math.max(1, Math.ceil(lastS));
+  const originS = ops.length > 0 ? Math.floor(Math.min(...ops.map((o) => o.startS))) : 0;
+  const durationS = Math.max(1, Math.ceil(lastS) - originS);
   const windows = faultWindows(events, endS);
   const buckets: Bucket[] = [];
-  for (let second = 0; second < durationS; second++) {
+  for (let second = originS; second < originS + durationS; second++) {
     const inBucket = ops.filter((o) => Math.floor(o.startS) === second);
     const latencies = inBucket.map((o) => o.latencyMs).sort((a, b) => a - b);
     buckets.push({
@@ -146,7 +149,7 @@ export function summarize(events: readonly HistoryEvent[], concurrency: number):
     if (op.error) errors[op.error] = (errors[op.error] ?? 0) + 1;
   }
   const totals = { ops: ops.length, ok: ops.filter((o) => o.type === 'ok').length, fail: ops.filter((o) => o.type === 'fail').length, info: ops.filter((o) => o.type === 'info').length, byF, errors };
-  return { totals, buckets, windows, availability, durationS };
+  return { totals, buckets, windows, availability, originS, durationS };
 }
 
 // ---- HTML ----
@@ -172,18 +175,18 @@ const HEIGHT = 220;
 const MARGIN = { left: 60, right: 20, top: 28, bottom: 30 };
 
 /** A line chart over seconds with the fault windows shaded and labelled. */
-function chart(title: string, unit: string, series: readonly Series[], windows: readonly FaultWindow[], kinds: readonly string[], durationS: number): string {
+function chart(title: string, unit: string, series: readonly Series[], windows: readonly FaultWindow[], kinds: readonly string[], originS: number, durationS: number): string {
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const maxY = Math.max(1, ...series.flatMap((s) => s.values.filter((v): v is number => v !== null)));
-  const x = (s: number): number => MARGIN.left + (s / durationS) * plotW;
+  const x = (s: number): number => MARGIN.left + ((Math.min(Math.max(s, originS), originS + durationS) - originS) / durationS) * plotW;
   const y = (v: number): number => MARGIN.top + plotH - (v / maxY) * plotH;
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeHtml(title)}">`);
   parts.push(`<text x="${MARGIN.left}" y="16" class="title">${escapeHtml(title)} (${escapeHtml(unit)})</text>`);
   for (const w of windows) {
     const x0 = x(w.startS);
-    const x1 = Math.max(x0 + 2, x(Math.min(w.endS, durationS)));
+    const x1 = Math.max(x0 + 2, x(w.endS));
     const colour = colourOf(kinds, w.nemesis);
     parts.push(`<rect x="${x0.toFixed(1)}" y="${MARGIN.top}" width="${(x1 - x0).toFixed(1)}" height="${plotH}" fill="${colour}" fill-opacity="0.15" stroke="${colour}" stroke-opacity="0.5"><title>${escapeHtml(`#${w.window} ${w.nemesis} ${w.startS.toFixed(1)}-${w.endS.toFixed(1)} s ${JSON.stringify(w.details)}`)}</title></rect>`);
     parts.push(`<text x="${(x0 + 2).toFixed(1)}" y="${MARGIN.top + 10}" class="wlabel" fill="${colour}">${escapeHtml(w.nemesis)}</text>`);
@@ -194,13 +197,13 @@ function chart(title: string, unit: string, series: readonly Series[], windows: 
     parts.push(`<text x="${MARGIN.left - 6}" y="${(y(v) + 4).toFixed(1)}" class="axis" text-anchor="end">${formatNumber(v)}</text>`);
   }
   const step = Math.max(1, Math.ceil(durationS / 10 / 5) * 5);
-  for (let s = 0; s <= durationS; s += step) {
+  for (let s = Math.ceil(originS / step) * step; s <= originS + durationS; s += step) {
     parts.push(`<text x="${x(s).toFixed(1)}" y="${HEIGHT - 10}" class="axis" text-anchor="middle">${s}s</text>`);
   }
   for (const s of series) {
     const points: string[] = [];
     s.values.forEach((v, i) => {
-      if (v !== null) points.push(`${x(i + 0.5).toFixed(1)},${y(v).toFixed(1)}`);
+      if (v !== null) points.push(`${x(originS + i + 0.5).toFixed(1)},${y(v).toFixed(1)}`);
     });
     parts.push(`<polyline fill="none" stroke="${s.colour}" stroke-width="1.6" points="${points.join(' ')}"/>`);
   }
@@ -228,15 +231,15 @@ export function renderReport(input: { readonly run: Record<string, unknown>; rea
     { label: 'ok', colour: '#1a9641', values: b.map((x) => x.ok) },
     { label: 'fail', colour: '#d7191c', values: b.map((x) => x.fail) },
     { label: 'info', colour: '#fdae61', values: b.map((x) => x.info) },
-  ], summary.windows, kinds, summary.durationS);
+  ], summary.windows, kinds, summary.originS, summary.durationS);
   const latency = chart('Latency', 'ms', [
     { label: 'p50', colour: '#2b83ba', values: b.map((x) => x.latencyP50Ms) },
     { label: 'p99', colour: '#abdda4', values: b.map((x) => x.latencyP99Ms) },
     { label: 'max', colour: '#5e3c99', values: b.map((x) => x.latencyMaxMs) },
-  ], summary.windows, kinds, summary.durationS);
+  ], summary.windows, kinds, summary.originS, summary.durationS);
   const errorRate = chart('Error rate', '% of ops not ok', [
     { label: 'fail+info', colour: '#d7191c', values: b.map((x) => (x.ok + x.fail + x.info === 0 ? null : (100 * (x.fail + x.info)) / (x.ok + x.fail + x.info))) },
-  ], summary.windows, kinds, summary.durationS);
+  ], summary.windows, kinds, summary.originS, summary.durationS);
   const verdict = report.valid === true ? 'valid' : report.valid === false ? 'INVALID' : 'unknown';
   const verdictClass = report.valid === true ? 'ok' : report.valid === false ? 'bad' : 'unknown';
   const availabilityRows = summary.availability
@@ -275,7 +278,7 @@ pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:480px;font-size:12px
 ${escapeHtml(String(run.concurrency))} clients, ${escapeHtml(String(run.time_limit_s))} s, nemeses: ${escapeHtml((run.nemeses as string[] | undefined)?.join(', ') || 'none')}
 ${Object.keys((run.skipped_nemeses as object | undefined) ?? {}).length > 0 ? `<br>skipped: <code>${escapeHtml(JSON.stringify(run.skipped_nemeses))}</code>` : ''}
 ${run.error ? `<br><b>run error:</b> <code>${escapeHtml(String(run.error))}</code>` : ''}</p>
-<p>${summary.totals.ops} client operations: ${summary.totals.ok} ok, ${summary.totals.fail} fail, ${summary.totals.info} info (unknown outcome). Shaded bands are fault windows (hover for details).</p>
+<p>${summary.totals.ops} client operations: ${summary.totals.ok} ok, ${summary.totals.fail} fail, ${summary.totals.info} info (unknown outcome). Time axis: seconds since the run started (the cluster start and setup come before the first operation). Shaded bands are fault windows (hover for details).</p>
 ${throughput}
 ${latency}
 ${errorRate}

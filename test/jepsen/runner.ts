@@ -139,7 +139,9 @@ export async function run(options: RunOptions): Promise<RunResult> {
       runNemesis(faults, { cluster, history, rng: scheduleRng, log: options.log }, deadlineMs),
     ]);
     await healEverything(cluster, history, options.log);
+    runInfo.cluster_before_final = await cluster.views();
     await runner.finalPhase();
+    runInfo.cluster_after_final = await cluster.views();
     await runner.close();
   } catch (caught) {
     error = caught;
@@ -217,7 +219,7 @@ class Runner {
       const completion = await this.perform(state.process, node, op);
       if (completion.index !== undefined && completion.type === 'ok') state.lastIndex = Math.max(state.lastIndex, completion.index);
       // A node that refuses connections answers at once; do not spin on it.
-      if (completion.type !== 'ok') await sleep(state.rng.int(20, 80));
+      if (completion.type !== 'ok') await sleep(state.rng.int(50, 200));
     }
   }
 
@@ -275,12 +277,14 @@ class Runner {
   }
 }
 
-/** Runs the scheduled faults in order until the deadline; a fault's stop always runs. */
+/**
+ * Runs the scheduled faults in order until the deadline: each after its quiet
+ * time, for its whole duration (so a slow restart delays the next faults
+ * rather than shortening them); a fault that started is always stopped.
+ */
 async function runNemesis(faults: readonly ScheduledFault[], context: NemesisContext, deadlineMs: number): Promise<void> {
-  const startMs = Date.now();
   for (const [window, fault] of faults.entries()) {
-    const wait = startMs + fault.atMs - Date.now();
-    if (wait > 0) await sleep(wait);
+    await sleep(Math.min(fault.quietMs, Math.max(0, deadlineMs - Date.now())));
     if (Date.now() >= deadlineMs) return;
     const name = fault.nemesis.name;
     let active: ActiveFault | undefined;
@@ -293,7 +297,7 @@ async function runNemesis(faults: readonly ScheduledFault[], context: NemesisCon
       context.log(`fault ${window} ${name} could not start: ${String(error)}`);
       continue;
     }
-    await sleep(Math.max(0, Math.min(startMs + fault.atMs + fault.durationMs, deadlineMs) - Date.now()));
+    await sleep(Math.max(0, Math.min(fault.durationMs, deadlineMs - Date.now())));
     try {
       const details = await active.stop();
       context.history.nemesis(fault.nemesis.stopF, { nemesis: name, window, ...details });

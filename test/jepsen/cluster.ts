@@ -110,7 +110,8 @@ export class Cluster {
     }
     for (const a of this.ids()) for (const b of this.ids()) if (a !== b) await this.mesh.add(a, b, this.node(b).port);
     for (const node of this.members()) this.spawn(node.id, ['--peers', this.peersFor(node.id)]);
-    await this.waitForLeader(30_000);
+    // Generous: on a loaded machine a node takes tens of seconds to boot.
+    await this.waitForLeader(120_000);
   }
 
   /** The founding voters as `id` reaches them. */
@@ -223,7 +224,7 @@ export class Cluster {
     node.paused = false;
   }
 
-  async waitHealthy(id: string, timeoutMs = 20_000): Promise<void> {
+  async waitHealthy(id: string, timeoutMs = 60_000): Promise<void> {
     const node = this.node(id);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {

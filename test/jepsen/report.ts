@@ -189,7 +189,8 @@ function chart(title: string, unit: string, series: readonly Series[], windows: 
     const x1 = Math.max(x0 + 2, x(w.endS));
     const colour = colourOf(kinds, w.nemesis);
     parts.push(`<rect x="${x0.toFixed(1)}" y="${MARGIN.top}" width="${(x1 - x0).toFixed(1)}" height="${plotH}" fill="${colour}" fill-opacity="0.15" stroke="${colour}" stroke-opacity="0.5"><title>${escapeHtml(`#${w.window} ${w.nemesis} ${w.startS.toFixed(1)}-${w.endS.toFixed(1)} s ${JSON.stringify(w.details)}`)}</title></rect>`);
-    parts.push(`<text x="${(x0 + 2).toFixed(1)}" y="${MARGIN.top + 10}" class="wlabel" fill="${colour}">${escapeHtml(w.nemesis)}</text>`);
+    // Labels of neighbouring windows go on three rows so they do not overlap.
+    parts.push(`<text x="${(x0 + 2).toFixed(1)}" y="${MARGIN.top + 10 + (w.window % 3) * 11}" class="wlabel" fill="${colour}">${escapeHtml(w.nemesis)}</text>`);
   }
   for (let i = 0; i <= 4; i++) {
     const v = (maxY * i) / 4;

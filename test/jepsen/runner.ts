@@ -322,7 +322,7 @@ async function healEverything(cluster: Cluster, history: HistoryWriter, log: (li
       restarted.push(node.id);
     }
   }
-  const leader = await cluster.waitForLeader(30_000).catch(() => undefined);
+  const leader = await cluster.waitForLeader(60_000).catch(() => undefined);
   history.nemesis('heal', { restarted, leader: leader ?? null });
   log(`healed; leader ${leader ?? 'none'}`);
   // Let lagging members apply what the leader committed before the final reads.

@@ -59,7 +59,7 @@ function integer(text: string, flag: string, min: number, max: number): number {
 async function check(dir: string): Promise<number> {
   const events = readFileSync(path.join(dir, 'history.jsonl'), 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as HistoryEvent);
   const runInfo = JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')) as Record<string, unknown>;
-  const report = await checker(events);
+  const report = await checker(events, runInfo);
   const summary = summarize(events, Number(runInfo.concurrency));
   writeFileSync(path.join(dir, 'report.json'), `${JSON.stringify({ valid: report.valid, checker: report, availability: summary.availability, totals: summary.totals }, null, 2)}\n`);
   writeFileSync(path.join(dir, 'report.html'), renderReport({ run: runInfo, report, summary }));

@@ -27,9 +27,12 @@ export interface Report {
 
 /**
  * Checks a whole history. The real checkers (history.ts, checkers/) plug in
- * here: cli.ts passes `(events) => checkHistory(events, options)`.
+ * here: cli.ts passes `(events, run) => checkHistory(events, options)`.
+ * `run` is what run.json holds: the workload's name and its setup (the bank's
+ * accounts and initial balance, the reservation skus and their stock), which
+ * a checker needs beyond the history.
  */
-export type Checker = (events: HistoryEvent[]) => Promise<Report>;
+export type Checker = (events: HistoryEvent[], run: Readonly<Record<string, unknown>>) => Promise<Report>;
 
 /** The default until the checkers are wired in: counts operations, decides nothing. */
 export const countOnlyChecker: Checker = async (events) => {
@@ -154,7 +157,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
   runInfo.finished_at = new Date().toISOString();
   if (error) runInfo.error = String(error instanceof Error ? error.message : error);
   writeFileSync(path.join(dir, 'run.json'), `${JSON.stringify(runInfo, null, 2)}\n`);
-  const checked = await options.checker(history.events);
+  const checked = await options.checker(history.events, runInfo);
   const report: Report = error ? { ...checked, valid: checked.valid === false ? false : 'unknown', run_error: runInfo.error } : checked;
   const summary = summarize(history.events, options.concurrency);
   writeFileSync(path.join(dir, 'report.json'), `${JSON.stringify({ valid: report.valid, checker: report, availability: summary.availability, totals: summary.totals }, null, 2)}\n`);

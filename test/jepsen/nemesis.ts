@@ -47,12 +47,15 @@ export interface ScheduledFault {
   /** When it starts if every start and heal took no time (they do take time: a restart may take seconds). */
   readonly atMs: number;
   readonly durationMs: number;
+  /** Part of the first round, which runs whole even past the time limit. */
+  readonly required: boolean;
 }
 
 /**
  * The faults of a run, in order: every selected nemesis once in a seeded
- * order first (so a short run still has each), then seeded picks, until the
- * time limit (a fault never outlasts it).
+ * order first (`required`: the run lasts past its time limit until they have
+ * all run, so a short run or a slow restart still sees each), then seeded
+ * picks while they fit in the time limit.
  */
 export function schedule(nemeses: readonly Nemesis[], rng: Prng, options: ScheduleOptions): ScheduledFault[] {
   const faults: ScheduledFault[] = [];
@@ -63,9 +66,10 @@ export function schedule(nemeses: readonly Nemesis[], rng: Prng, options: Schedu
     const quietMs = rng.int(options.quietMs[0], options.quietMs[1]);
     atMs += quietMs;
     const durationMs = rng.int(options.faultMs[0], options.faultMs[1]);
-    if (atMs + durationMs > options.timeLimitMs) break;
-    const nemesis = i < firstRound.length ? (firstRound[i] as Nemesis) : rng.pick(nemeses);
-    faults.push({ nemesis, quietMs, atMs, durationMs });
+    const required = i < firstRound.length;
+    if (!required && atMs + durationMs > options.timeLimitMs) break;
+    const nemesis = required ? (firstRound[i] as Nemesis) : rng.pick(nemeses);
+    faults.push({ nemesis, quietMs, atMs, durationMs, required });
     atMs += durationMs;
   }
   return faults;

@@ -121,12 +121,13 @@ export async function run(options: RunOptions): Promise<RunResult> {
   const runInfo: Record<string, unknown> = {
     seed: options.seed, nodes: options.nodes, time_limit_s: options.timeLimitS, concurrency: options.concurrency,
     workload: options.workload, nemeses: usable.map((n) => n.name), skipped_nemeses: skipped,
-    schedule: faults.map((f) => ({ nemesis: f.nemesis.name, at_ms: f.atMs, duration_ms: f.durationMs })),
+    schedule: faults.map((f) => ({ nemesis: f.nemesis.name, at_ms: f.atMs, duration_ms: f.durationMs, required: f.required })),
     tmpfs_nodes: Object.fromEntries(tmpfsNodes), op_timeout_ms: options.opTimeoutMs,
     started_at: new Date().toISOString(),
   };
   writeFileSync(path.join(dir, 'run.json'), `${JSON.stringify(runInfo, null, 2)}\n`);
   let error: unknown;
+  const runner = new Runner(cluster, history, workload, options);
   try {
     options.log(`starting ${options.nodes} nodes in ${dir}`);
     await cluster.start();
@@ -135,21 +136,23 @@ export async function run(options: RunOptions): Promise<RunResult> {
       (op, answer) => recordSetup(history, setupProcess(options), op, answer),
     );
     options.log(`workload ${workload.name} set up; ${options.concurrency} clients for ${options.timeLimitS} s, ${faults.length} faults scheduled`);
-    const runner = new Runner(cluster, history, workload, options);
     const deadlineMs = Date.now() + options.timeLimitS * 1000;
+    const nemesisDone = { value: false };
     await Promise.all([
-      runner.clients(deadlineMs),
-      runNemesis(faults, { cluster, history, rng: scheduleRng, log: options.log }, deadlineMs),
+      runner.clients(() => Date.now() >= deadlineMs && nemesisDone.value),
+      runNemesis(faults, { cluster, history, rng: scheduleRng, log: options.log }, deadlineMs).finally(() => {
+        nemesisDone.value = true;
+      }),
     ]);
     await healEverything(cluster, history, options.log);
     runInfo.cluster_before_final = await cluster.views();
     await runner.finalPhase();
     runInfo.cluster_after_final = await cluster.views();
-    await runner.close();
   } catch (caught) {
     error = caught;
     options.log(`run failed: ${String(caught instanceof Error ? caught.stack : caught)}`);
   } finally {
+    await runner.close();
     await cluster.close();
     await history.close();
   }
@@ -205,17 +208,18 @@ class Runner {
     await this.client.close();
   }
 
-  async clients(deadlineMs: number): Promise<void> {
+  /** Runs the clients until `done()` (the time limit passed and the nemesis finished). */
+  async clients(done: () => boolean): Promise<void> {
     const loops: Promise<void>[] = [];
     for (let process = 0; process < this.options.concurrency; process++) {
       const state: ClientState = { process, rng: new Prng((this.options.seed * 7919 + process * 104729 + 1) >>> 0), counter: 0, lastIndex: 0 };
-      loops.push(this.clientLoop(state, deadlineMs));
+      loops.push(this.clientLoop(state, done));
     }
     await Promise.all(loops);
   }
 
-  private async clientLoop(state: ClientState, deadlineMs: number): Promise<void> {
-    while (Date.now() < deadlineMs) {
+  private async clientLoop(state: ClientState, done: () => boolean): Promise<void> {
+    while (!done()) {
       const members = this.cluster.memberIds();
       const node = state.rng.pick(members);
       const op = this.workload.next(state);
@@ -281,14 +285,16 @@ class Runner {
 }
 
 /**
- * Runs the scheduled faults in order until the deadline: each after its quiet
- * time, for its whole duration (so a slow restart delays the next faults
- * rather than shortening them); a fault that started is always stopped.
+ * Runs the scheduled faults in order: each after its quiet time, for its
+ * whole duration (a slow restart delays the next faults rather than
+ * shortening them). Required faults (the first round) run even past the
+ * deadline; the others only before it. A fault that started is always stopped.
  */
 async function runNemesis(faults: readonly ScheduledFault[], context: NemesisContext, deadlineMs: number): Promise<void> {
   for (const [window, fault] of faults.entries()) {
-    await sleep(Math.min(fault.quietMs, Math.max(0, deadlineMs - Date.now())));
-    if (Date.now() >= deadlineMs) return;
+    const left = (): number => (fault.required ? Number.POSITIVE_INFINITY : Math.max(0, deadlineMs - Date.now()));
+    await sleep(Math.min(fault.quietMs, left()));
+    if (!fault.required && Date.now() >= deadlineMs) return;
     const name = fault.nemesis.name;
     let active: ActiveFault | undefined;
     try {
@@ -300,7 +306,7 @@ async function runNemesis(faults: readonly ScheduledFault[], context: NemesisCon
       context.log(`fault ${window} ${name} could not start: ${String(error)}`);
       continue;
     }
-    await sleep(Math.max(0, Math.min(fault.durationMs, deadlineMs - Date.now())));
+    await sleep(Math.min(fault.durationMs, left()));
     try {
       const details = await active.stop();
       context.history.nemesis(fault.nemesis.stopF, { nemesis: name, window, ...details });

@@ -19,7 +19,14 @@ t.test('same seed, same schedule; every nemesis at least once', async (t) => {
   t.not(JSON.stringify(other), JSON.stringify(first));
   t.same(new Set(first.map((f) => f[0])), new Set(ALL_NEMESES.map((n) => n.name)));
   const last = first[first.length - 1] as number[];
-  t.ok((last[1] as number) + (last[2] as number) <= options.timeLimitMs, 'no fault outlasts the time limit');
+  t.ok((last[1] as number) + (last[2] as number) <= options.timeLimitMs, 'no fault beyond the first round outlasts the time limit');
+});
+
+t.test('a time limit too short for every nemesis still schedules each once', async (t) => {
+  const faults = schedule(ALL_NEMESES, new Prng(7), { ...options, timeLimitMs: 10_000 });
+  t.equal(faults.length, ALL_NEMESES.length);
+  t.ok(faults.every((f) => f.required));
+  t.same(new Set(faults.map((f) => f.nemesis.name)), new Set(ALL_NEMESES.map((n) => n.name)));
 });
 
 t.test('--nemesis names and groups', async (t) => {

@@ -35,8 +35,8 @@ history.jsonl, nemesis.jsonl, run.json, report.json and report.html.
   --op-timeout-ms N    client deadline per request; then the outcome is unknown (default 6000)
   --quiet-ms A-B       quiet time before each fault, ms (default 2000-5000)
   --fault-ms A-B       length of each fault, ms (default 4000-9000)
-  --tick-ms N          ledgerd --tick-ms (default 20)
-  --election-ticks N   ledgerd --election-ticks (default 25)
+  --tick-ms N          ledgerd --tick-ms (default 50, as ledgerd)
+  --election-ticks N   ledgerd --election-ticks (default 20, as ledgerd)
   --check DIR          check and report an existing run folder again (no cluster)
   --help               this text
 
@@ -82,8 +82,8 @@ async function main(): Promise<number> {
         'op-timeout-ms': { type: 'string', default: '6000' },
         'quiet-ms': { type: 'string', default: '2000-5000' },
         'fault-ms': { type: 'string', default: '4000-9000' },
-        'tick-ms': { type: 'string', default: '20' },
-        'election-ticks': { type: 'string', default: '25' },
+        'tick-ms': { type: 'string', default: '50' },
+        'election-ticks': { type: 'string', default: '20' },
         check: { type: 'string' },
         help: { type: 'boolean', default: false },
       },

@@ -41,6 +41,15 @@ async function removeMember(context: NemesisContext, id: string): Promise<Record
   return { remove: removed };
 }
 
+/** The member ids in the leader's GET /v1/cluster, if a leader answers. */
+async function memberIdsSeenByLeader(context: NemesisContext): Promise<string[] | undefined> {
+  const leader = await context.cluster.findLeader();
+  if (!leader) return undefined;
+  const outcome = await context.cluster.client.send(context.cluster.node(leader).url, { method: 'GET', path: '/v1/cluster' });
+  if (outcome.kind !== 'answer' || outcome.answer.status !== 200 || !Array.isArray(outcome.answer.body?.members)) return undefined;
+  return (outcome.answer.body.members as { id: string }[]).map((m) => m.id);
+}
+
 export const membership: Nemesis = {
   name: 'membership',
   startF: 'member-change',
@@ -72,6 +81,15 @@ export const membership: Nemesis = {
       details,
       stop: async () => {
         if (cluster.node(victim).member) return { node: victim, note: 'was not removed' };
+        // An acknowledged removal must be in the configuration. If it is not,
+        // say so (the history keeps it) and keep the node: wiping a voter's
+        // data would break Raft's assumptions, not test them.
+        const members = await memberIdsSeenByLeader(context);
+        if (members?.includes(victim)) {
+          cluster.node(victim).member = true;
+          context.log(`ANOMALY: removal of ${victim} was acknowledged but ${victim} is still a member: ${JSON.stringify(members)}`);
+          return { node: victim, anomaly: 'acknowledged removal not in effect', members };
+        }
         cluster.kill(victim);
         await cluster.waitExited(victim);
         return { node: victim, ...(await addMember(context, victim)) };

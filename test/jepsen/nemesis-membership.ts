@@ -41,13 +41,13 @@ async function removeMember(context: NemesisContext, id: string): Promise<Record
   return { remove: removed };
 }
 
-/** The member ids in the leader's GET /v1/cluster, if a leader answers. */
-async function memberIdsSeenByLeader(context: NemesisContext): Promise<string[] | undefined> {
+/** The members in the leader's GET /v1/cluster (voters only if asked), if a leader answers. */
+async function memberIdsSeenByLeader(context: NemesisContext, votersOnly = false): Promise<string[] | undefined> {
   const leader = await context.cluster.findLeader();
   if (!leader) return undefined;
   const outcome = await context.cluster.client.send(context.cluster.node(leader).url, { method: 'GET', path: '/v1/cluster' });
   if (outcome.kind !== 'answer' || outcome.answer.status !== 200 || !Array.isArray(outcome.answer.body?.members)) return undefined;
-  return (outcome.answer.body.members as { id: string }[]).map((m) => m.id);
+  return (outcome.answer.body.members as { id: string; voter: boolean }[]).filter((m) => !votersOnly || m.voter).map((m) => m.id);
 }
 
 export const membership: Nemesis = {
@@ -104,7 +104,9 @@ export const leadership: Nemesis = {
   stopF: 'leadership-settled',
   start: async (context) => {
     const leader = await leaderOrAny(context);
-    const to = context.cluster.memberIds().filter((id) => id !== leader);
+    // Only a voter can take over; a learner still catching up would be refused.
+    const voters = (await memberIdsSeenByLeader(context, true)) ?? context.cluster.memberIds();
+    const to = voters.filter((id) => id !== leader);
     const target = to.length > 0 ? context.rng.pick(to) : undefined;
     const result = await admin(context.cluster, leader, 'POST', '/v1/cluster/leadership', target !== undefined ? { to: target } : {});
     return {

@@ -5,7 +5,7 @@ NODE_MODULES_STAMP := node_modules/.install-stamp
 SIM_SEEDS ?= 1..200
 SIM_STEPS ?= 3000
 
-.PHONY: all install build typecheck test run sim sim-long clean bench bench-quick bench-scale bench-install bench-wal bench-apply bench-json prometheus-install monitoring-check
+.PHONY: all install build typecheck test run sim sim-long clean jepsen jepsen-smoke jepsen-install bench bench-quick bench-scale bench-install bench-wal bench-apply bench-json prometheus-install monitoring-check
 
 all: build
 
@@ -57,6 +57,38 @@ sim-long: build
 
 clean:
 	rm -rf dist
+
+# Jepsen-style fault runs against real ledgerd processes (docs/jepsen.md).
+# Each run writes a folder under $(JEPSEN_OUT) with history.jsonl, report.json
+# and report.html, and exits non-zero on a violation (or a run that failed).
+JEPSEN_OUT ?= jepsen-runs
+JEPSEN_SEED ?= 1
+JEPSEN = node dist/test/jepsen/cli.js --seed $(JEPSEN_SEED)
+
+# About 60 s: 3 nodes, bank, a partition, a kill and a pause.
+jepsen-smoke: build jepsen-install
+	$(JEPSEN) --nodes 3 --time-limit 45 --concurrency 8 --workload bank \
+	  --nemesis partition-random-halves,kill-leader,pause-follower --out $(JEPSEN_OUT)/smoke-$(JEPSEN_SEED)
+
+# The matrix, about 5 minutes of load (plus start-up and final reads): every
+# nemesis at least once, 3 and 5 nodes, both workloads. Stops at the first
+# run that fails; every run's folder stays for reading.
+jepsen: build jepsen-install
+	$(JEPSEN) --nodes 3 --time-limit 60 --workload bank \
+	  --nemesis partition-random-halves,partition-leader,partition-one-way,kill-one,kill-leader,pause-leader --out $(JEPSEN_OUT)/matrix-$(JEPSEN_SEED)-bank-3
+	$(JEPSEN) --nodes 5 --time-limit 60 --workload bank \
+	  --nemesis partition-majorities-ring,partition-bridge,kill-minority,kill-all,pause-follower --out $(JEPSEN_OUT)/matrix-$(JEPSEN_SEED)-bank-5
+	$(JEPSEN) --nodes 3 --time-limit 60 --workload bank \
+	  --nemesis membership,leadership,clock --out $(JEPSEN_OUT)/matrix-$(JEPSEN_SEED)-bank-3-cluster
+	$(JEPSEN) --nodes 5 --time-limit 60 --workload reservations \
+	  --nemesis partition,clock,kill-leader --out $(JEPSEN_OUT)/matrix-$(JEPSEN_SEED)-reservations-5
+	$(JEPSEN) --nodes 3 --time-limit 60 --workload reservations \
+	  --nemesis disk,pause-leader,membership --out $(JEPSEN_OUT)/matrix-$(JEPSEN_SEED)-reservations-3
+
+# libfaketime for the clock nemesis (exit 77 = cannot here: that nemesis is
+# then skipped with the reason printed).
+jepsen-install:
+	bash scripts/jepsen-install.sh || [ $$? -eq 77 ]
 
 # Benchmarks print ratios measured side by side in one run; see docs/benchmarks.md.
 # raft-ledger beside a 3-member etcd, same wrk load, one system at a time;

@@ -1,0 +1,146 @@
+// The command line of the Jepsen-style suite (docs/jepsen.md):
+//   node dist/test/jepsen/cli.js --nodes 3 --time-limit 60 --nemesis partition,kill --seed 7
+// and `--check DIR` to check and report an existing run folder again.
+// Exit status: 0 no violation found (valid or unknown), 1 a violation or a
+// run that failed, 2 bad arguments.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { HistoryEvent } from './history-writer.js';
+import { resolveNemeses } from './nemeses.js';
+import { ALL_NEMESES } from './nemeses.js';
+import { renderReport, summarize } from './report.js';
+import { countOnlyChecker, run, type Checker, type WorkloadName } from './runner.js';
+
+/** The checker every run uses. The lead wires the real checkers in here. */
+const checker: Checker = countOnlyChecker;
+
+const USAGE = `usage: node dist/test/jepsen/cli.js [options]
+       node dist/test/jepsen/cli.js --check DIR
+
+Starts real ledgerd processes, drives concurrent clients while injecting
+faults, heals, reads on every node, and writes a run folder with
+history.jsonl, nemesis.jsonl, run.json, report.json and report.html.
+
+  --nodes N            cluster size, 3 or 5 (default 3)
+  --time-limit S       seconds of load and faults (default 60)
+  --concurrency N      concurrent clients (default 10)
+  --seed N             seed of the fault schedule and the clients' choices (default: random, printed)
+  --nemesis LIST       comma-separated nemeses or groups (default none):
+                       ${ALL_NEMESES.map((n) => n.name).join(', ')}
+                       groups: partition, kill, pause, all, none
+  --workload W         bank | reservations (default bank)
+  --out DIR            run folder (default ./jepsen-runs/<timestamp>-<seed>)
+  --op-timeout-ms N    client deadline per request; then the outcome is unknown (default 6000)
+  --quiet-ms A-B       quiet time before each fault, ms (default 2000-5000)
+  --fault-ms A-B       length of each fault, ms (default 4000-9000)
+  --tick-ms N          ledgerd --tick-ms (default 50, as ledgerd)
+  --election-ticks N   ledgerd --election-ticks (default 20, as ledgerd)
+  --check DIR          check and report an existing run folder again (no cluster)
+  --help               this text
+
+Exit status: 0 no violation found (verdict valid or unknown), 1 a violation
+or a failed run, 2 bad arguments.
+`;
+
+function range(text: string, flag: string): [number, number] {
+  const match = /^(\d+)-(\d+)$/.exec(text);
+  if (!match || Number(match[1]) > Number(match[2])) throw new Error(`${flag}: expected A-B in ms with A <= B, got "${text}"`);
+  return [Number(match[1]), Number(match[2])];
+}
+
+function integer(text: string, flag: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new Error(`${flag}: expected an integer ${min}..${max}, got "${text}"`);
+  return value;
+}
+
+async function check(dir: string): Promise<number> {
+  const events = readFileSync(path.join(dir, 'history.jsonl'), 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as HistoryEvent);
+  const runInfo = JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')) as Record<string, unknown>;
+  const report = await checker(events, runInfo);
+  const summary = summarize(events, Number(runInfo.concurrency));
+  writeFileSync(path.join(dir, 'report.json'), `${JSON.stringify({ valid: report.valid, checker: report, availability: summary.availability, totals: summary.totals }, null, 2)}\n`);
+  writeFileSync(path.join(dir, 'report.html'), renderReport({ run: runInfo, report, summary }));
+  process.stdout.write(`verdict ${String(report.valid)}; report ${path.join(dir, 'report.html')}\n`);
+  return report.valid === false ? 1 : 0;
+}
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        nodes: { type: 'string', default: '3' },
+        'time-limit': { type: 'string', default: '60' },
+        concurrency: { type: 'string', default: '10' },
+        seed: { type: 'string' },
+        nemesis: { type: 'string', default: 'none' },
+        workload: { type: 'string', default: 'bank' },
+        out: { type: 'string' },
+        'op-timeout-ms': { type: 'string', default: '6000' },
+        'quiet-ms': { type: 'string', default: '2000-5000' },
+        'fault-ms': { type: 'string', default: '4000-9000' },
+        'tick-ms': { type: 'string', default: '50' },
+        'election-ticks': { type: 'string', default: '20' },
+        check: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    process.stderr.write(`${String(error instanceof Error ? error.message : error)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.check !== undefined) return check(values.check);
+  let options;
+  try {
+    const nodes = integer(values.nodes, '--nodes', 3, 5);
+    if (nodes !== 3 && nodes !== 5) throw new Error('--nodes: expected 3 or 5');
+    if (values.workload !== 'bank' && values.workload !== 'reservations') throw new Error(`--workload: expected bank or reservations, got "${values.workload}"`);
+    const seed = values.seed !== undefined ? integer(values.seed, '--seed', 0, 2 ** 32 - 1) : Math.floor(Math.random() * 2 ** 31);
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    options = {
+      nodes,
+      timeLimitS: integer(values['time-limit'], '--time-limit', 1, 86_400),
+      concurrency: integer(values.concurrency, '--concurrency', 1, 1000),
+      seed,
+      nemeses: resolveNemeses(values.nemesis),
+      workload: values.workload as WorkloadName,
+      out: values.out ?? path.join('jepsen-runs', `${stamp}-${seed}`),
+      opTimeoutMs: integer(values['op-timeout-ms'], '--op-timeout-ms', 100, 600_000),
+      quietMs: range(values['quiet-ms'], '--quiet-ms'),
+      faultMs: range(values['fault-ms'], '--fault-ms'),
+      tickMs: integer(values['tick-ms'], '--tick-ms', 1, 10_000),
+      electionTicks: integer(values['election-ticks'], '--election-ticks', 3, 1000),
+      checker,
+      log: (line: string) => process.stdout.write(`[jepsen ${new Date().toISOString().slice(11, 19)}] ${line}\n`),
+    };
+  } catch (error) {
+    process.stderr.write(`${String(error instanceof Error ? error.message : error)}\n\n${USAGE}`);
+    return 2;
+  }
+  options.log(`seed ${options.seed}; replay with: node dist/test/jepsen/cli.js --nodes ${options.nodes} --time-limit ${options.timeLimitS} --concurrency ${options.concurrency} --workload ${options.workload} --nemesis ${values.nemesis} --seed ${options.seed}`);
+  const result = await run(options);
+  const t = result.summary.totals;
+  options.log(`${t.ops} client ops: ${t.ok} ok, ${t.fail} fail, ${t.info} info; errors ${JSON.stringify(t.errors)}`);
+  for (const a of result.summary.availability) {
+    options.log(`availability ${a.kind}: ${a.okShare === null ? '-' : (a.okShare * 100).toFixed(1) + '%'} of ${a.ops} ops (${a.windows} windows)`);
+  }
+  options.log(`verdict ${String(result.report.valid)}; report ${path.join(result.dir, 'report.html')}`);
+  if (result.report.run_error !== undefined) return 1;
+  return result.report.valid === false ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${String(error instanceof Error ? error.stack : error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,305 @@
+// The ledgerd processes of one run: free loopback ports, a data directory
+// each under the run folder, peer URLs that go through the proxy mesh (node A
+// reaches node B at the port of the link A->B), and the process faults the
+// nemeses need (SIGKILL and restart, SIGSTOP/SIGCONT, the faked clock file of
+// libfaketime, a tmpfs data directory). Everything started here is killed by
+// `close`, whatever happened before.
+
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, sleep } from '../cluster/harness.js';
+import { Client } from './client.js';
+import { ProxyMesh } from './proxy.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const LEDGERD = path.resolve(here, '..', '..', 'src', 'cli', 'ledgerd.js');
+
+export { freePort, sleep };
+
+export interface ClusterNode {
+  readonly id: string;
+  readonly port: number;
+  readonly url: string;
+  readonly dataDir: string;
+  child: ChildProcess | undefined;
+  paused: boolean;
+  /** Whether the node is a member now (the membership nemesis removes and adds). */
+  member: boolean;
+  /** Started with --join (the spare, or a member re-added after removal). */
+  joined: boolean;
+  /** libfaketime's timestamp file for this node, when the clock nemesis runs. */
+  clockFile: string | undefined;
+  /** The tmpfs mounted as this node's data directory, when the disk nemesis runs. */
+  tmpfs: boolean;
+  log: WriteStream;
+}
+
+export interface ClusterOptions {
+  readonly root: string;
+  /** Founding voters. */
+  readonly nodeCount: number;
+  /** Extra nodes that are not members at the start (for the membership nemesis). */
+  readonly spareCount: number;
+  /** The libfaketime library to preload into every node, when the clock nemesis runs. */
+  readonly faketimeLibrary: string | undefined;
+  /** Node ids whose data directory is a tmpfs of this many MiB (the disk nemesis). */
+  readonly tmpfsNodes: ReadonlyMap<string, number>;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+}
+
+export class Cluster {
+  readonly nodes = new Map<string, ClusterNode>();
+  readonly mesh = new ProxyMesh();
+  /** Probes (health, leader): a short deadline. */
+  readonly client = new Client(3_000);
+  /** Membership and leadership requests: the server allows them 10 s (docs/api.md, adminTimeoutMs). */
+  readonly adminClient = new Client(15_000);
+  private readonly clusterSecret = randomBytes(24).toString('hex');
+
+  constructor(readonly options: ClusterOptions) {}
+
+  ids(): string[] {
+    return [...this.nodes.keys()];
+  }
+
+  members(): ClusterNode[] {
+    return [...this.nodes.values()].filter((n) => n.member);
+  }
+
+  memberIds(): string[] {
+    return this.members().map((n) => n.id);
+  }
+
+  node(id: string): ClusterNode {
+    const node = this.nodes.get(id);
+    if (!node) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  /** The URL at which `from` reaches `to`: the proxy of the link from->to. */
+  peerUrl(from: string, to: string): string {
+    if (from === to) return this.node(to).url;
+    return `http://127.0.0.1:${this.mesh.link(from, to).port}`;
+  }
+
+  async start(): Promise<void> {
+    const total = this.options.nodeCount + this.options.spareCount;
+    mkdirSync(path.join(this.options.root, 'logs'), { recursive: true });
+    for (let i = 1; i <= total; i++) {
+      const id = `n${i}`;
+      const port = await freePort();
+      const dataDir = path.join(this.options.root, 'data', id);
+      mkdirSync(dataDir, { recursive: true });
+      const tmpfsMiB = this.options.tmpfsNodes.get(id);
+      if (tmpfsMiB !== undefined) execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${tmpfsMiB}m`, 'tmpfs', dataDir]);
+      let clockFile: string | undefined;
+      if (this.options.faketimeLibrary) {
+        clockFile = path.join(this.options.root, 'clock', id);
+        mkdirSync(path.dirname(clockFile), { recursive: true });
+        writeFileSync(clockFile, '+0\n');
+      }
+      this.nodes.set(id, {
+        id, port, url: `http://127.0.0.1:${port}`, dataDir, child: undefined, paused: false,
+        member: i <= this.options.nodeCount, joined: false, clockFile, tmpfs: tmpfsMiB !== undefined,
+        log: createWriteStream(path.join(this.options.root, 'logs', `${id}.log`), { flags: 'a' }),
+      });
+    }
+    for (const a of this.ids()) for (const b of this.ids()) if (a !== b) await this.mesh.add(a, b, this.node(b).port);
+    for (const node of this.members()) this.spawn(node.id, ['--peers', this.peersFor(node.id)]);
+    // Generous: on a loaded machine a node takes tens of seconds to boot.
+    await this.waitForLeader(120_000);
+  }
+
+  /** The founding voters as `id` reaches them. */
+  private peersFor(id: string): string {
+    return this.ids()
+      .slice(0, this.options.nodeCount)
+      .map((other) => `${other}=${this.peerUrl(id, other)}`)
+      .join(',');
+  }
+
+  private spawn(id: string, args: readonly string[]): void {
+    const node = this.node(id);
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (this.options.faketimeLibrary && node.clockFile) {
+      env.LD_PRELOAD = this.options.faketimeLibrary;
+      env.FAKETIME_TIMESTAMP_FILE = node.clockFile;
+      // Re-read the file on every call, so a skew applies at once.
+      env.FAKETIME_NO_CACHE = '1';
+      // The monotonic clock (Node's performance.now and timers) is faked too
+      // unless this is set; see docs/jepsen.md, Nemeses, clock.
+      env.FAKETIME_DONT_FAKE_MONOTONIC = '1';
+    }
+    const child = spawn(
+      process.execPath,
+      [
+        LEDGERD, '--id', id, '--listen', `127.0.0.1:${node.port}`, '--data', node.dataDir,
+        '--cluster-secret', this.clusterSecret,
+        '--tick-ms', String(this.options.tickMs), '--election-ticks', String(this.options.electionTicks),
+        '--log-level', 'warn', ...args,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env },
+    );
+    node.child = child;
+    node.paused = false;
+    node.log.write(`--- ${new Date().toISOString()} start ${args.join(' ')}\n`);
+    child.stdout?.pipe(node.log, { end: false });
+    child.stderr?.pipe(node.log, { end: false });
+    child.on('exit', (code, signal) => {
+      node.log.write(`--- ${new Date().toISOString()} exit code=${code} signal=${signal}\n`);
+      if (node.child === child) node.child = undefined;
+    });
+  }
+
+  running(): ClusterNode[] {
+    return [...this.nodes.values()].filter((n) => n.child !== undefined);
+  }
+
+  /** Members that run and are not paused: the ones that can answer. */
+  reachableMembers(): ClusterNode[] {
+    return this.members().filter((n) => n.child !== undefined && !n.paused);
+  }
+
+  kill(id: string): void {
+    const node = this.node(id);
+    node.child?.kill('SIGCONT');
+    node.child?.kill('SIGKILL');
+  }
+
+  async waitExited(id: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.node(id).child && Date.now() < deadline) await sleep(20);
+  }
+
+  /** Starts a stopped node again on its data: with --peers (the founders' URLs through its links) or --join. */
+  async restart(id: string): Promise<void> {
+    const node = this.node(id);
+    if (node.child) return;
+    const founder = this.ids().indexOf(id) < this.options.nodeCount;
+    if (founder && !node.joined) this.spawn(id, ['--peers', this.peersFor(id)]);
+    else this.spawn(id, ['--join', this.joinUrl(id)]);
+    await this.waitHealthy(id);
+  }
+
+  /** Starts `id` with an empty data directory to join through another member. */
+  async startJoiner(id: string): Promise<void> {
+    const node = this.node(id);
+    if (node.child) throw new Error(`${id} still runs`);
+    this.wipeData(id);
+    node.joined = true;
+    this.spawn(id, ['--join', this.joinUrl(id)]);
+    await this.waitHealthy(id);
+  }
+
+  private joinUrl(id: string): string {
+    const via = this.reachableMembers().find((n) => n.id !== id);
+    if (!via) throw new Error('no running member to join through');
+    return via.url;
+  }
+
+  wipeData(id: string): void {
+    const node = this.node(id);
+    if (node.tmpfs) {
+      for (const entry of readdirSafe(node.dataDir)) rmSync(path.join(node.dataDir, entry), { recursive: true, force: true });
+    } else {
+      rmSync(node.dataDir, { recursive: true, force: true });
+      mkdirSync(node.dataDir, { recursive: true });
+    }
+  }
+
+  pause(id: string): void {
+    const node = this.node(id);
+    if (!node.child) return;
+    node.child.kill('SIGSTOP');
+    node.paused = true;
+  }
+
+  resume(id: string): void {
+    const node = this.node(id);
+    node.child?.kill('SIGCONT');
+    node.paused = false;
+  }
+
+  async waitHealthy(id: string, timeoutMs = 60_000): Promise<void> {
+    const node = this.node(id);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const outcome = await this.client.send(node.url, { method: 'GET', path: '/healthz' });
+      if (outcome.kind === 'answer' && outcome.answer.status === 200) return;
+      if (!node.child) throw new Error(`${id} exited while starting (see logs/${id}.log)`);
+      await sleep(100);
+    }
+    throw new Error(`${id} did not answer /healthz within ${timeoutMs} ms (see logs/${id}.log)`);
+  }
+
+  /** The member that says it leads with the highest term, if any answers. */
+  async findLeader(): Promise<string | undefined> {
+    const views = await Promise.all(
+      this.reachableMembers().map(async (node) => {
+        const outcome = await this.client.send(node.url, { method: 'GET', path: '/v1/cluster' });
+        return outcome.kind === 'answer' && outcome.answer.status === 200 ? { id: node.id, body: outcome.answer.body } : undefined;
+      }),
+    );
+    let best: { id: string; term: number } | undefined;
+    for (const view of views) {
+      if (view && view.body.role === 'leader' && (!best || view.body.term > best.term)) best = { id: view.id, term: view.body.term };
+    }
+    return best?.id;
+  }
+
+  async waitForLeader(timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const leader = await this.findLeader();
+      if (leader) {
+        const ready = await this.client.send(this.node(leader).url, { method: 'GET', path: '/readyz' });
+        if (ready.kind === 'answer' && ready.answer.status === 200) return leader;
+      }
+      await sleep(100);
+    }
+    throw new Error(`no ready leader within ${timeoutMs} ms`);
+  }
+
+  /** Every running node's GET /v1/cluster (or the error), for the run's record. */
+  async views(): Promise<Record<string, unknown>> {
+    const views: Record<string, unknown> = {};
+    for (const node of this.running()) {
+      const outcome = await this.client.send(node.url, { method: 'GET', path: '/v1/cluster' });
+      views[node.id] = outcome.kind === 'answer' ? outcome.answer.body : { error: outcome.error };
+    }
+    return views;
+  }
+
+  /** Sets the faked clock of `id` (libfaketime's FAKETIME syntax, e.g. "+30s", "-5s"). */
+  setClock(id: string, spec: string): void {
+    const file = this.node(id).clockFile;
+    if (!file) throw new Error(`${id} does not run under libfaketime`);
+    writeFileSync(file, `${spec}\n`);
+  }
+
+  async close(): Promise<void> {
+    for (const node of this.nodes.values()) this.kill(node.id);
+    for (const node of this.nodes.values()) await this.waitExited(node.id, 5_000);
+    await this.mesh.close();
+    await this.client.close();
+    await this.adminClient.close();
+    for (const node of this.nodes.values()) {
+      node.log.end();
+      if (node.tmpfs) {
+        try {
+          execFileSync('umount', ['-l', node.dataDir]);
+        } catch {
+          // already unmounted
+        }
+      }
+    }
+  }
+}
+
+function readdirSafe(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir) : [];
+}

@@ -19,9 +19,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { call, sleep } from '../test/cluster/harness.js';
+import { call, sleep, type Answer } from '../test/cluster/harness.js';
 import { envNumber, figures, fmt, measure, ms, nextRunTag, writeResults, type PhaseFigures, type Timing } from './phases.js';
-import { createAccounts, LedgerCluster, waitHealthy, type BenchNode } from './systems.js';
+import { createAccounts, get, LedgerCluster, waitHealthy, type BenchNode } from './systems.js';
 import { failureCount, goodRequestsPerSecond, runWrk } from './wrk.js';
 
 const MAX_TRANSFERS_PER_REQUEST = 8190;
@@ -52,7 +52,7 @@ function diskMiB(directory: string): number {
 }
 
 async function status(node: BenchNode): Promise<{ last_log_index: number; snapshot_index: number; applied_index: number; commit_index: number }> {
-  return (await call(node.url, 'GET', '/v1/cluster')).body;
+  return (await get(node.url, '/v1/cluster')).body;
 }
 
 /**
@@ -60,7 +60,7 @@ async function status(node: BenchNode): Promise<{ last_log_index: number; snapsh
  * (ledger_transfers_total): counts the requests wrk stopped waiting for too.
  */
 async function createdTransfers(node: BenchNode): Promise<number> {
-  const text = String((await call(node.url, 'GET', '/metrics')).body);
+  const text = String((await get(node.url, '/metrics')).body);
   const match = /^ledger_transfers_total\{[^}]*result="created"[^}]*\} (\d+)/m.exec(text);
   if (!match) throw new Error(`${node.id} /metrics has no ledger_transfers_total{result="created"}`);
   return Number(match[1]);
@@ -191,15 +191,17 @@ async function timeRestart(cluster: LedgerCluster, node: BenchNode, label: strin
  * RaftStorage.saveSnapshot); then one account is written and it retries once.
  */
 async function snapshot(cluster: LedgerCluster, node: BenchNode): Promise<{ index: number; seconds: number; neededWrite: boolean }> {
+  // A repeat is harmless (it answers the snapshot already taken), so retry a reset socket once.
+  const post = (): Promise<Answer> => call(node.url, 'POST', '/v1/cluster/snapshot', {}).catch(() => call(node.url, 'POST', '/v1/cluster/snapshot', {}));
   let startMs = performance.now();
-  let answer = await call(node.url, 'POST', '/v1/cluster/snapshot', {});
+  let answer = await post();
   const neededWrite = answer.status === 500;
   if (neededWrite) {
     console.log(`  snapshot of ${node.id} answered 500 (${JSON.stringify(answer.body)}): writing one account, then retrying`);
     await createAccounts(cluster, 1, settings.accounts + Math.floor(Math.random() * 1e9));
     await cluster.settle();
     startMs = performance.now();
-    answer = await call(node.url, 'POST', '/v1/cluster/snapshot', {});
+    answer = await post();
   }
   if (answer.status !== 200) throw new Error(`POST /v1/cluster/snapshot on ${node.id}: ${answer.status} ${JSON.stringify(answer.body)}`);
   const took = seconds(startMs);

@@ -25,6 +25,7 @@ import { createAccounts, get, LedgerCluster, waitHealthy, type BenchNode } from 
 import { failureCount, goodRequestsPerSecond, runWrk } from './wrk.js';
 
 const MAX_TRANSFERS_PER_REQUEST = 8190;
+const NO_LEADER_LIMIT_MS = 180_000;
 const settings = {
   seconds: envNumber('BENCH_SECONDS', 8),
   warmupSeconds: Number(process.env['BENCH_WARMUP_SECONDS'] ?? 1),
@@ -109,6 +110,8 @@ interface LoadFigures {
   readonly transferSeconds: number;
   readonly failedRequests: number;
   readonly reachedTarget: boolean;
+  /** Why loading ended before the target and the budget, or ''. */
+  readonly stoppedBy: string;
 }
 
 /** Accounts acct-0.., then transfers among them in wrk runs of at most 60 s until the target or the budget. */
@@ -124,10 +127,18 @@ async function load(cluster: LedgerCluster): Promise<LoadFigures> {
   startMs = performance.now();
   let transfers = 0;
   let failedRequests = 0;
+  let stoppedBy = '';
   while (transfers < settings.transfers && seconds(startMs) < settings.loadSeconds) {
     const runSeconds = Math.max(1, Math.min(60, Math.ceil(settings.loadSeconds - seconds(startMs))));
+    // Under a saturated machine leadership can be gone for long; stop loading
+    // then, and measure what was reached, rather than lose the whole run.
+    const leader = await cluster.leader(NO_LEADER_LIMIT_MS).catch((error: Error) => {
+      stoppedBy = error.message;
+      return undefined;
+    });
+    if (!leader) break;
     const result = await runWrk({
-      url: (await cluster.leader()).url, workload: 'transfers', runTag: nextRunTag('L'), seconds: runSeconds,
+      url: leader.url, workload: 'transfers', runTag: nextRunTag('L'), seconds: runSeconds,
       accounts: settings.accounts, connections: settings.loadConnections, batch: MAX_TRANSFERS_PER_REQUEST,
     });
     transfers = (await createdTransfers(counter)) - before;
@@ -140,7 +151,8 @@ async function load(cluster: LedgerCluster): Promise<LoadFigures> {
   const transferSeconds = seconds(startMs);
   transfers = (await createdTransfers(counter)) - before;
   console.log(`  ${fmt(transfers)} transfers in ${fmt(transferSeconds)} s (${fmt(transfers / transferSeconds)}/s) once applied everywhere`);
-  return { accounts: settings.accounts, accountSeconds, transfers, transferSeconds, failedRequests, reachedTarget: transfers >= settings.transfers };
+  if (stoppedBy !== '') console.log(`  loading STOPPED early: ${stoppedBy}`);
+  return { accounts: settings.accounts, accountSeconds, transfers, transferSeconds, failedRequests, reachedTarget: transfers >= settings.transfers, stoppedBy };
 }
 
 async function memory(cluster: LedgerCluster): Promise<Record<string, { rssMiB: number; diskMiB: number }>> {

@@ -7,7 +7,7 @@
 //      reports what it reached, the rate, and each node's resident memory;
 //   3. restarts a follower with that long log, then again after it took a
 //      snapshot (time to serve /healthz and to be ready);
-//   4. compacts the leader's log with a snapshot and joins a new node, which
+//   4. compacts every node's log with a snapshot and joins a new node, which
 //      can then only catch up by snapshot (time until it is ready).
 // Settings (environment): BENCH_SECONDS (8), BENCH_WARMUP_SECONDS (1),
 // BENCH_SCALE_CONNECTIONS (1,16,64,256), BENCH_SCALE_ACCOUNTS (1000000),
@@ -229,10 +229,15 @@ interface CatchUpFigures {
   readonly rssMiB: number;
 }
 
-/** Snapshots the leader (compacting its log), then adds n4 and times it from POST /v1/cluster/members. */
+/**
+ * Snapshots every node (compacting their logs: leadership may move during the
+ * join, and a leader with its whole log would send entries, not a snapshot),
+ * then adds n4 and times it from POST /v1/cluster/members.
+ */
 async function catchUp(cluster: LedgerCluster): Promise<CatchUpFigures> {
   const leader = await cluster.leader();
   const leaderSnapshot = await snapshot(cluster, leader);
+  for (const node of cluster.nodes) if (node !== leader && node.child) await snapshot(cluster, node);
   const commit = (await status(leader)).commit_index;
   const startMs = performance.now();
   const joiner = await cluster.join('n4');

@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { call, sleep, type Answer } from '../test/cluster/harness.js';
+import { call, LEDGERD, sleep, type Answer } from '../test/cluster/harness.js';
 import { envNumber, figures, fmt, measure, ms, nextRunTag, writeResults, type PhaseFigures, type Timing } from './phases.js';
 import { createAccounts, get, LedgerCluster, waitHealthy, type BenchNode } from './systems.js';
 import { failureCount, goodRequestsPerSecond, runWrk } from './wrk.js';
@@ -253,11 +253,21 @@ async function catchUp(cluster: LedgerCluster): Promise<CatchUpFigures> {
   return { leaderSnapshot, readySeconds, caughtUpSeconds, snapshotIndex: after.snapshot_index, rssMiB: residentMiB(joiner.child?.pid) };
 }
 
+/**
+ * Where ledgerd keeps log entries below a snapshot (--snapshot-retain-entries),
+ * keep none: otherwise a log shorter than what is retained is never compacted
+ * and the new node of step 4 would catch up from the log, not by snapshot.
+ */
+function keepNoEntriesBelowSnapshot(): string[] {
+  const help = execFileSync(process.execPath, [LEDGERD, '--help'], { encoding: 'utf8' });
+  return help.includes('--snapshot-retain-entries') ? ['--snapshot-retain-entries', '0'] : [];
+}
+
 async function main(): Promise<void> {
   const root = mkdtempSync(path.join(process.env['BENCH_DIR'] ?? os.tmpdir(), 'raft-ledger-bench-scale-'));
   const startedAt = new Date();
   console.log(`make bench-scale: ${os.cpus().length} cores, node ${process.version}, data in ${root}`);
-  const extraArgs = ['--snapshot-entries', '100000000', ...LedgerCluster.extraArgsFromEnv()];
+  const extraArgs = ['--snapshot-entries', '100000000', ...keepNoEntriesBelowSnapshot(), ...LedgerCluster.extraArgsFromEnv()];
   const cluster = await LedgerCluster.start(root, { logLevel: settings.ledgerLogLevel, extraArgs });
   try {
     console.log('1. single-transfer writes by connections');

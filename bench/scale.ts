@@ -7,7 +7,7 @@
 //      reports what it reached, the rate, and each node's resident memory;
 //   3. restarts a follower with that long log, then again after it took a
 //      snapshot (time to serve /healthz and to be ready);
-//   4. compacts the leader's log with a snapshot and joins a new node, which
+//   4. compacts every node's log with a snapshot and joins a new node, which
 //      can then only catch up by snapshot (time until it is ready).
 // Settings (environment): BENCH_SECONDS (8), BENCH_WARMUP_SECONDS (1),
 // BENCH_SCALE_CONNECTIONS (1,16,64,256), BENCH_SCALE_ACCOUNTS (1000000),
@@ -19,12 +19,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { call, sleep } from '../test/cluster/harness.js';
+import { call, LEDGERD, sleep, type Answer } from '../test/cluster/harness.js';
 import { envNumber, figures, fmt, measure, ms, nextRunTag, writeResults, type PhaseFigures, type Timing } from './phases.js';
-import { createAccounts, LedgerCluster, waitHealthy, type BenchNode } from './systems.js';
+import { createAccounts, get, LedgerCluster, waitHealthy, type BenchNode } from './systems.js';
 import { failureCount, goodRequestsPerSecond, runWrk } from './wrk.js';
 
 const MAX_TRANSFERS_PER_REQUEST = 8190;
+const NO_LEADER_LIMIT_MS = 180_000;
 const settings = {
   seconds: envNumber('BENCH_SECONDS', 8),
   warmupSeconds: Number(process.env['BENCH_WARMUP_SECONDS'] ?? 1),
@@ -52,7 +53,7 @@ function diskMiB(directory: string): number {
 }
 
 async function status(node: BenchNode): Promise<{ last_log_index: number; snapshot_index: number; applied_index: number; commit_index: number }> {
-  return (await call(node.url, 'GET', '/v1/cluster')).body;
+  return (await get(node.url, '/v1/cluster')).body;
 }
 
 /**
@@ -60,7 +61,7 @@ async function status(node: BenchNode): Promise<{ last_log_index: number; snapsh
  * (ledger_transfers_total): counts the requests wrk stopped waiting for too.
  */
 async function createdTransfers(node: BenchNode): Promise<number> {
-  const text = String((await call(node.url, 'GET', '/metrics')).body);
+  const text = String((await get(node.url, '/metrics')).body);
   const match = /^ledger_transfers_total\{[^}]*result="created"[^}]*\} (\d+)/m.exec(text);
   if (!match) throw new Error(`${node.id} /metrics has no ledger_transfers_total{result="created"}`);
   return Number(match[1]);
@@ -109,6 +110,8 @@ interface LoadFigures {
   readonly transferSeconds: number;
   readonly failedRequests: number;
   readonly reachedTarget: boolean;
+  /** Why loading ended before the target and the budget, or ''. */
+  readonly stoppedBy: string;
 }
 
 /** Accounts acct-0.., then transfers among them in wrk runs of at most 60 s until the target or the budget. */
@@ -124,10 +127,18 @@ async function load(cluster: LedgerCluster): Promise<LoadFigures> {
   startMs = performance.now();
   let transfers = 0;
   let failedRequests = 0;
+  let stoppedBy = '';
   while (transfers < settings.transfers && seconds(startMs) < settings.loadSeconds) {
     const runSeconds = Math.max(1, Math.min(60, Math.ceil(settings.loadSeconds - seconds(startMs))));
+    // Under a saturated machine leadership can be gone for long; stop loading
+    // then, and measure what was reached, rather than lose the whole run.
+    const leader = await cluster.leader(NO_LEADER_LIMIT_MS).catch((error: Error) => {
+      stoppedBy = error.message;
+      return undefined;
+    });
+    if (!leader) break;
     const result = await runWrk({
-      url: (await cluster.leader()).url, workload: 'transfers', runTag: nextRunTag('L'), seconds: runSeconds,
+      url: leader.url, workload: 'transfers', runTag: nextRunTag('L'), seconds: runSeconds,
       accounts: settings.accounts, connections: settings.loadConnections, batch: MAX_TRANSFERS_PER_REQUEST,
     });
     transfers = (await createdTransfers(counter)) - before;
@@ -140,7 +151,8 @@ async function load(cluster: LedgerCluster): Promise<LoadFigures> {
   const transferSeconds = seconds(startMs);
   transfers = (await createdTransfers(counter)) - before;
   console.log(`  ${fmt(transfers)} transfers in ${fmt(transferSeconds)} s (${fmt(transfers / transferSeconds)}/s) once applied everywhere`);
-  return { accounts: settings.accounts, accountSeconds, transfers, transferSeconds, failedRequests, reachedTarget: transfers >= settings.transfers };
+  if (stoppedBy !== '') console.log(`  loading STOPPED early: ${stoppedBy}`);
+  return { accounts: settings.accounts, accountSeconds, transfers, transferSeconds, failedRequests, reachedTarget: transfers >= settings.transfers, stoppedBy };
 }
 
 async function memory(cluster: LedgerCluster): Promise<Record<string, { rssMiB: number; diskMiB: number }>> {
@@ -191,15 +203,17 @@ async function timeRestart(cluster: LedgerCluster, node: BenchNode, label: strin
  * RaftStorage.saveSnapshot); then one account is written and it retries once.
  */
 async function snapshot(cluster: LedgerCluster, node: BenchNode): Promise<{ index: number; seconds: number; neededWrite: boolean }> {
+  // A repeat is harmless (it answers the snapshot already taken), so retry a reset socket once.
+  const post = (): Promise<Answer> => call(node.url, 'POST', '/v1/cluster/snapshot', {}).catch(() => call(node.url, 'POST', '/v1/cluster/snapshot', {}));
   let startMs = performance.now();
-  let answer = await call(node.url, 'POST', '/v1/cluster/snapshot', {});
+  let answer = await post();
   const neededWrite = answer.status === 500;
   if (neededWrite) {
     console.log(`  snapshot of ${node.id} answered 500 (${JSON.stringify(answer.body)}): writing one account, then retrying`);
     await createAccounts(cluster, 1, settings.accounts + Math.floor(Math.random() * 1e9));
     await cluster.settle();
     startMs = performance.now();
-    answer = await call(node.url, 'POST', '/v1/cluster/snapshot', {});
+    answer = await post();
   }
   if (answer.status !== 200) throw new Error(`POST /v1/cluster/snapshot on ${node.id}: ${answer.status} ${JSON.stringify(answer.body)}`);
   const took = seconds(startMs);
@@ -215,10 +229,15 @@ interface CatchUpFigures {
   readonly rssMiB: number;
 }
 
-/** Snapshots the leader (compacting its log), then adds n4 and times it from POST /v1/cluster/members. */
+/**
+ * Snapshots every node (compacting their logs: leadership may move during the
+ * join, and a leader with its whole log would send entries, not a snapshot),
+ * then adds n4 and times it from POST /v1/cluster/members.
+ */
 async function catchUp(cluster: LedgerCluster): Promise<CatchUpFigures> {
   const leader = await cluster.leader();
   const leaderSnapshot = await snapshot(cluster, leader);
+  for (const node of cluster.nodes) if (node !== leader && node.child) await snapshot(cluster, node);
   const commit = (await status(leader)).commit_index;
   const startMs = performance.now();
   const joiner = await cluster.join('n4');
@@ -234,11 +253,21 @@ async function catchUp(cluster: LedgerCluster): Promise<CatchUpFigures> {
   return { leaderSnapshot, readySeconds, caughtUpSeconds, snapshotIndex: after.snapshot_index, rssMiB: residentMiB(joiner.child?.pid) };
 }
 
+/**
+ * Where ledgerd keeps log entries below a snapshot (--snapshot-retain-entries),
+ * keep none: otherwise a log shorter than what is retained is never compacted
+ * and the new node of step 4 would catch up from the log, not by snapshot.
+ */
+function keepNoEntriesBelowSnapshot(): string[] {
+  const help = execFileSync(process.execPath, [LEDGERD, '--help'], { encoding: 'utf8' });
+  return help.includes('--snapshot-retain-entries') ? ['--snapshot-retain-entries', '0'] : [];
+}
+
 async function main(): Promise<void> {
   const root = mkdtempSync(path.join(process.env['BENCH_DIR'] ?? os.tmpdir(), 'raft-ledger-bench-scale-'));
   const startedAt = new Date();
   console.log(`make bench-scale: ${os.cpus().length} cores, node ${process.version}, data in ${root}`);
-  const extraArgs = ['--snapshot-entries', '100000000', ...LedgerCluster.extraArgsFromEnv()];
+  const extraArgs = ['--snapshot-entries', '100000000', ...keepNoEntriesBelowSnapshot(), ...LedgerCluster.extraArgsFromEnv()];
   const cluster = await LedgerCluster.start(root, { logLevel: settings.ledgerLogLevel, extraArgs });
   try {
     console.log('1. single-transfer writes by connections');

@@ -9,12 +9,28 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { call, freePort, LEDGERD, sleep } from '../test/cluster/harness.js';
+import { call, freePort, LEDGERD, sleep, type Answer } from '../test/cluster/harness.js';
 
 const started = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of started) child.kill('SIGKILL');
 });
+
+/**
+ * GET with a retry on connection errors: a node may close an idle keep-alive
+ * socket just as the client reuses it (ECONNRESET), which says nothing about
+ * the node. GETs are safe to repeat.
+ */
+export async function get(url: string, pathAndQuery: string, attempts = 3): Promise<Answer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call(url, 'GET', pathAndQuery);
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await sleep(100);
+    }
+  }
+}
 
 export interface BenchNode {
   readonly id: string;
@@ -198,7 +214,7 @@ export async function balanceSum(url: string, ids: readonly string[]): Promise<b
   for (let start = 0; start < ids.length; start += 200) {
     const chunk = ids.slice(start, start + 200);
     const answer = await waitFor('GET /v1/accounts?ids=... other than 503', 60_000, async () => {
-      const got = await call(url, 'GET', `/v1/accounts?ids=${chunk.join(',')}&consistency=linearizable`);
+      const got = await get(url, `/v1/accounts?ids=${chunk.join(',')}&consistency=linearizable`);
       return got.status === 503 ? undefined : got;
     });
     if (answer.status !== 200) throw new Error(`GET /v1/accounts?ids=...: ${answer.status} ${JSON.stringify(answer.body)}`);

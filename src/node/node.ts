@@ -93,6 +93,7 @@ export class LedgerNode implements LedgerService {
     if (!options.join && this.storage.lastIndex() === 0 && this.storage.hardState().term === 0) this.bootstrap();
     this.ledger = options.ledger ?? LedgerStateMachine.open(path.join(options.dataDir, 'ledger.db'));
     this.restoreLedgerIfBehindSnapshot();
+    this.noteAppliedAsCommitted();
     this.raw = new RawNode(
       {
         ...DEFAULT_RAFT_CONFIG,
@@ -202,6 +203,19 @@ export class LedgerNode implements LedgerService {
     assert(snapshot !== undefined && snapshot.meta.index === meta.index, `snapshot ${meta.index} missing on disk`);
     this.ledger.restore(snapshot.data);
     this.options.logger.info({ index: meta.index }, 'restored the ledger from the snapshot');
+  }
+
+  /**
+   * The ledger applies only committed entries, but the commit index reaches
+   * the log's storage with the next sync: after a restart the ledger can be
+   * ahead of it. Everything applied was committed, so storage learns that now
+   * (a snapshot at the applied index would otherwise be refused as above the
+   * commit index).
+   */
+  private noteAppliedAsCommitted(): void {
+    const hardState = this.storage.hardState();
+    const applied = this.ledger.appliedIndex();
+    if (applied > hardState.commit && applied <= this.storage.lastIndex()) this.storage.setHardState({ ...hardState, commit: applied });
   }
 
   start(): void {

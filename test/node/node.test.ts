@@ -343,3 +343,17 @@ t.test('a membership change whose entry a new leader overwrote is not acknowledg
   t.ok(!outcome.ok && outcome.error.code !== 'cluster_change_refused', `the lost removal was proposed, then not acknowledged: ${JSON.stringify(outcome)}`);
   t.ok(successor.raftStatus().conf.voters.includes(target), `${target} is still a voter`);
 });
+
+t.test('a follower restarted with its ledger ahead of its stored commit index takes a snapshot on request', async (t) => {
+  const c = new Cluster();
+  t.teardown(() => c.stop());
+  const leader = await c.leader();
+  for (let i = 0; i < 5; i++) await mustWrite(leader, usd(`r${i}`));
+  const id = ids.find((other) => other !== leader.nodeId) as string;
+  await c.node(id).read(linearizable, () => 0);
+  await c.node(id).stop();
+  const restarted = c.start(id);
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline && !restarted.readiness().ready; ) await sleep(20);
+  const snapshot = await restarted.takeSnapshot();
+  t.ok(snapshot.ok && snapshot.value.index >= restarted.ledger.appliedIndex() - 1, `snapshot taken: ${JSON.stringify(snapshot)}`);
+});

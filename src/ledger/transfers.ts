@@ -8,7 +8,7 @@
 import { assert } from '../lib/assert.js';
 import { lineOf, requestDigest, type TransferLineRow } from './chain.js';
 import type { ResultCode } from './codes.js';
-import { toCreateResult, type ApplyContext, type CreateResult, type Outcome } from './context.js';
+import { toCreateResult, type ApplyContext, type CreateResult, type CreateOutcome } from './context.js';
 import { MAX_AMOUNT, type Transfer } from './schemas.js';
 
 export const FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS = 1;
@@ -145,7 +145,7 @@ export class TransferBatch {
 
   private applyChain(chain: readonly Transfer[]): CreateResult[] {
     const mark = this.undo.length;
-    const outcomes: Outcome[] = [];
+    const outcomes: CreateOutcome[] = [];
     const createdInChain = new Set<string>();
     for (const transfer of chain) {
       const outcome = this.applyOne(transfer);
@@ -162,15 +162,15 @@ export class TransferBatch {
     );
     if (allExist || failing === -1) {
       this.undo.length = 0;
-      return chain.map((transfer, position) => toCreateResult(transfer.id, outcomes[position] as Outcome));
+      return chain.map((transfer, position) => toCreateResult(transfer.id, outcomes[position] as CreateOutcome));
     }
     this.rollback(mark);
     return chain.map((transfer, position) =>
-      toCreateResult(transfer.id, position === failing ? (outcomes[position] as Outcome) : 'linked_event_failed'),
+      toCreateResult(transfer.id, position === failing ? (outcomes[position] as CreateOutcome) : 'linked_event_failed'),
     );
   }
 
-  private applyOne(transfer: Transfer): Outcome {
+  private applyOne(transfer: Transfer): CreateOutcome {
     const digest = requestDigest(transferIdentity(transfer));
     const existing = this.existingDigest(transfer.id);
     if (existing !== undefined) return existing === digest ? 'exists' : 'exists_with_different_fields';
@@ -178,7 +178,7 @@ export class TransferBatch {
     return pendingId === undefined ? this.create(transfer, digest) : this.settle(transfer, pendingId, digest);
   }
 
-  private create(transfer: Transfer, digest: string): Outcome {
+  private create(transfer: Transfer, digest: string): CreateOutcome {
     const debitId = transfer.debit_account_id as string;
     const creditId = transfer.credit_account_id as string;
     const amount = transfer.amount as bigint;
@@ -214,7 +214,7 @@ export class TransferBatch {
     return 'created';
   }
 
-  private settle(transfer: Transfer, pendingId: string, digest: string): Outcome {
+  private settle(transfer: Transfer, pendingId: string, digest: string): CreateOutcome {
     const pending = this.transferById(pendingId);
     if (pending === undefined) return 'pending_transfer_not_found';
     if (pending.kind !== 'pending') return 'pending_transfer_not_pending';

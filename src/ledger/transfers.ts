@@ -46,9 +46,11 @@ type Undo =
 const selectAccount =
   'SELECT id, ledger, flags, debits_pending, debits_posted, credits_pending, credits_posted FROM accounts WHERE id = ?';
 const selectDigest = 'SELECT request_digest FROM transfers WHERE id = ?';
-export const selectTransferRow =
-  'SELECT id, kind, debit_account_id, credit_account_id, amount, ledger, code, pending_id, expires_at, status, status_index, ' +
-  'metadata, created_at, created_index, request_digest FROM transfers WHERE id = ?';
+/** The columns transferRowFromDb reads. */
+export const transferRowColumns =
+  'id, kind, debit_account_id, credit_account_id, amount, ledger, code, pending_id, expires_at, status, status_index, ' +
+  'metadata, created_at, created_index, request_digest';
+const selectTransferRow = `SELECT ${transferRowColumns} FROM transfers WHERE id = ?`;
 const insertTransfer =
   'INSERT INTO transfers (id, kind, debit_account_id, credit_account_id, amount, ledger, code, pending_id, expires_at, status, ' +
   'status_index, metadata, created_at, created_index, request_digest) VALUES (@id, @kind, @debit_account_id, @credit_account_id, ' +
@@ -57,7 +59,7 @@ const updateBalances =
   'UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ? WHERE id = ?';
 const updateStatus = 'UPDATE transfers SET status = ?, status_index = ? WHERE id = ?';
 
-/** Converts a row read with safe integers to the in-memory shape. */
+/** The one mapping of a transfers row (read with safe integers, transferRowColumns) to its in-memory shape. */
 export function transferRowFromDb(raw: Record<string, unknown>): TransferRow {
   return {
     id: raw['id'] as string,

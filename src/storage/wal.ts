@@ -28,7 +28,7 @@ import {
   RecordType,
   SEGMENT_HEADER_BYTES,
   decodeCommit,
-  decodeEntry,
+  decodeEntryRecord,
   decodeSegmentHeader,
   encodeCommitRecord,
   encodeEntryRecord,
@@ -536,7 +536,7 @@ export class Wal {
       }
       offset = frame.nextOffset;
       if (frame.type !== RecordType.entry) continue;
-      const entry = decodeEntry(bytes, frame);
+      const entry = decodeEntryRecord(bytes, frame);
       const expected = index + result.length;
       if ('invalid' in entry || entry.index !== expected) {
         throw new StorageCorruptionError(segment.file, recordOffset, `read back: expected entry ${expected}`);

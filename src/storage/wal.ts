@@ -1,8 +1,9 @@
 // The segmented write-ahead log of Raft entries. Owns the segment files
 // (`<first index as 16 hex digits>.wal`), the in-memory index of where each
-// entry lies on disk, the bounded cache of recent entries, group commit and
-// the fail-stop state. Recovery scanning is in wal-recovery.ts, the term runs
-// in wal-term-index.ts, the Segment record and its offset helpers in
+// entry lies on disk, group commit and
+// the fail-stop state. Recovery scanning is in wal-recovery.ts, the entry
+// cache and reads from disk in wal-reader.ts, the term runs in
+// wal-term-index.ts, the Segment record and its offset helpers in
 // wal-segment.ts, formats in record.ts; the facade the node uses is
 // RaftStorage (raft-storage.ts).
 //
@@ -18,16 +19,16 @@
 //   covers; after any failed write or fsync the log refuses everything.
 
 import type { Entry } from '../raft/types.js';
-import { entrySizeBytes } from '../raft/storage.js';
 import { assert } from '../lib/assert.js';
-import { StorageClosedError, StorageCorruptionError, StorageFailedError } from './errors.js';
+import { StorageClosedError, StorageFailedError } from './errors.js';
 import type { FileIo } from './io.js';
-import { fsyncDirSync, readAtSync, writeAllSync } from './io.js';
-import { RecordType, decodeEntryRecord, encodeCommitRecord, encodeEntryRecord, entryRecordBytes, frameRecord } from './record.js';
+import { fsyncDirSync, writeAllSync } from './io.js';
+import { encodeCommitRecord, encodeEntryRecord, entryRecordBytes } from './record.js';
+import { WalReader } from './wal-reader.js';
 import { recoverSegments } from './wal-recovery.js';
 import {
-  createSegmentFile, cutSegmentAt, deleteSegmentsNewestFirst, entryRecordOffset, entryRecordOffsetOrEnd, maxRecordBodyBytes, pushOffset,
-  segmentEndIndex, segmentHoldsEntry, segmentLastIndex,
+  createSegmentFile, cutSegmentAt, deleteSegmentsNewestFirst, entryRecordOffset, pushOffset, segmentEndIndex, segmentHoldsEntry,
+  segmentLastIndex,
 } from './wal-segment.js';
 import type { Segment, WalLimits, WalRecoveryReport } from './wal-segment.js';
 import type { TermIndex } from './wal-term-index.js';
@@ -40,8 +41,6 @@ interface SyncWaiter {
   readonly reject: (error: Error) => void;
 }
 
-const READ_CHUNK_BYTES = 1 << 20;
-const MAX_OPEN_READ_FILES = 8;
 
 export class Wal {
   /** Index and term of the entry just before the log (the snapshot's). */
@@ -50,10 +49,7 @@ export class Wal {
   private lastIndexValue: number;
   private readonly segments: Segment[];
   private activeFd: number;
-  private cache: Entry[] = [];
-  private cacheHead = 0;
-  private cacheBytes = 0;
-  private readonly readFds = new Map<string, number>();
+  private readonly reader: WalReader;
   /** Incremented by every write; durableSequence says how far fdatasync has covered. */
   private writtenSequence = 0;
   private durableSequence = 0;
@@ -80,6 +76,11 @@ export class Wal {
     assert(last !== undefined, 'a WAL has at least one segment');
     this.lastIndexValue = segmentLastIndex(last);
     this.activeFd = io.openSync(last.file, 'r+');
+    this.reader = new WalReader(io, limits, {
+      segmentHolding: (index) => this.segmentHolding(index),
+      activeSegment: () => this.activeSegment(),
+      activeFd: () => this.activeFd,
+    });
   }
 
   /** Recovers the log in `dir` so that it continues the snapshot `base`: see recoverSegments (wal-recovery.ts). */
@@ -108,19 +109,7 @@ export class Wal {
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
     this.checkOpen();
     assert(lo >= this.firstIndex() && hi <= this.lastIndexValue + 1 && lo <= hi, `entries [${lo}, ${hi}) outside the log [${this.firstIndex()}, ${this.lastIndexValue}]`);
-    const result: Entry[] = [];
-    let totalBytes = 0;
-    let index = lo;
-    while (index < hi) {
-      const batch = this.cachedEntry(index) !== undefined ? this.cachedRun(index, hi) : this.readFromDisk(index, Math.min(hi, this.cacheFirstIndex()));
-      for (const entry of batch) {
-        totalBytes += entrySizeBytes(entry);
-        if (totalBytes > maxBytes && result.length > 0) return result;
-        result.push(entry);
-      }
-      index += batch.length;
-    }
-    return result;
+    return this.reader.entries(lo, hi, maxBytes);
   }
 
   /**
@@ -192,7 +181,7 @@ export class Wal {
     this.baseIndex = index;
     this.baseTerm = term;
     this.terms.dropBelow(index + 1);
-    this.evictCacheBelow(index + 1);
+    this.reader.forgetBelow(index + 1);
     const doomed: Segment[] = [];
     while (this.segments.length > 1 && (this.segments[1] as Segment).firstIndex <= index + 1) {
       doomed.push(this.segments.shift() as Segment);
@@ -200,7 +189,7 @@ export class Wal {
     if (doomed.length === 0) return;
     this.guard('compaction', () => {
       for (const segment of doomed) {
-        this.closeReadFd(segment.file);
+        this.reader.closeFile(segment.file);
         this.io.unlinkSync(segment.file);
       }
       fsyncDirSync(this.io, this.dir);
@@ -213,7 +202,7 @@ export class Wal {
     this.guard('log reset', () => {
       const old = this.segments.splice(0, this.segments.length);
       this.retireFd(this.activeFd);
-      for (const segment of old) this.closeReadFd(segment.file);
+      for (const segment of old) this.reader.closeFile(segment.file);
       deleteSegmentsNewestFirst(this.io, this.dir, old);
       const fresh = createSegmentFile(this.io, this.dir, index + 1);
       this.segments.push(fresh);
@@ -225,7 +214,7 @@ export class Wal {
     this.baseTerm = term;
     this.lastIndexValue = index;
     this.terms.clear();
-    this.clearCache();
+    this.reader.forgetAll();
     this.commitRecorded = 0;
   }
 
@@ -242,7 +231,7 @@ export class Wal {
     }
     this.closed = true;
     for (const waiter of this.waiters.splice(0)) waiter.reject(new StorageClosedError());
-    for (const file of [...this.readFds.keys()]) this.closeReadFd(file);
+    this.reader.close();
     this.closeRetiredFds();
     this.io.closeSync(this.activeFd);
   }
@@ -280,7 +269,7 @@ export class Wal {
       const entry = entries[i] as Entry;
       pushOffset(active, offsets[i] as number);
       this.terms.note(entry.index, entry.term);
-      this.cachePush(entry);
+      this.reader.remember(entry);
     }
     this.lastIndexValue = (entries[entries.length - 1] as Entry).index;
   }
@@ -317,9 +306,9 @@ export class Wal {
     const doomed = this.segments.splice(keep + 1);
     if (doomed.length > 0) {
       this.retireFd(this.activeFd);
-      for (const segment of doomed) this.closeReadFd(segment.file);
+      for (const segment of doomed) this.reader.closeFile(segment.file);
       deleteSegmentsNewestFirst(this.io, this.dir, doomed);
-      this.closeReadFd(target.file);
+      this.reader.closeFile(target.file);
       this.activeFd = this.io.openSync(target.file, 'r+');
     }
     this.io.ftruncateSync(this.activeFd, entryRecordOffset(target, index));
@@ -328,7 +317,7 @@ export class Wal {
     cutSegmentAt(target, index);
     this.lastIndexValue = index - 1;
     this.terms.truncateFrom(index);
-    this.truncateCacheFrom(index);
+    this.reader.forgetFrom(index);
     this.commitRecorded = 0;
   }
 
@@ -411,111 +400,6 @@ export class Wal {
     const segment = this.segments[lo] as Segment;
     assert(segmentHoldsEntry(segment, index), `entry ${index} is in no segment`);
     return segment;
-  }
-
-  /** Reads entries from `index` on (below `limit`) out of one segment, checking every record again. */
-  private readFromDisk(index: number, limit: number): Entry[] {
-    const segment = this.segmentHolding(index);
-    const start = entryRecordOffset(segment, index);
-    let endIndex = Math.min(limit, segmentEndIndex(segment));
-    // Read at most about one chunk, but always the whole first record.
-    while (endIndex > index + 1 && entryRecordOffsetOrEnd(segment, endIndex) - start > READ_CHUNK_BYTES) {
-      endIndex = index + Math.max(1, Math.floor((endIndex - index) / 2));
-    }
-    const end = entryRecordOffsetOrEnd(segment, endIndex);
-    const fd = segment === this.activeSegment() ? this.activeFd : this.readFd(segment.file);
-    const bytes = readAtSync(this.io, fd, start, end - start);
-    const result: Entry[] = [];
-    let offset = 0;
-    while (result.length < endIndex - index) {
-      const recordOffset = start + offset;
-      const frame = frameRecord(bytes, offset, bytes.length, maxRecordBodyBytes(this.limits));
-      if (frame.kind !== 'record') {
-        throw new StorageCorruptionError(segment.file, recordOffset, `read back: ${frame.kind === 'invalid' ? frame.reason : 'record cut short'}`);
-      }
-      offset = frame.nextOffset;
-      if (frame.type !== RecordType.entry) continue;
-      const entry = decodeEntryRecord(bytes, frame);
-      const expected = index + result.length;
-      if ('invalid' in entry || entry.index !== expected) {
-        throw new StorageCorruptionError(segment.file, recordOffset, `read back: expected entry ${expected}`);
-      }
-      result.push(entry);
-    }
-    return result;
-  }
-
-  private readFd(file: string): number {
-    const existing = this.readFds.get(file);
-    if (existing !== undefined) {
-      this.readFds.delete(file);
-      this.readFds.set(file, existing);
-      return existing;
-    }
-    if (this.readFds.size >= MAX_OPEN_READ_FILES) {
-      const oldest = this.readFds.keys().next().value as string;
-      this.closeReadFd(oldest);
-    }
-    const fd = this.io.openSync(file, 'r');
-    this.readFds.set(file, fd);
-    return fd;
-  }
-
-  private closeReadFd(file: string): void {
-    const fd = this.readFds.get(file);
-    if (fd === undefined) return;
-    this.readFds.delete(file);
-    this.io.closeSync(fd);
-  }
-
-  // --- cache of the newest entries ---------------------------------------
-
-  private cacheFirstIndex(): number {
-    return this.lastIndexValue - (this.cache.length - this.cacheHead) + 1;
-  }
-
-  private cachedEntry(index: number): Entry | undefined {
-    const first = this.cacheFirstIndex();
-    return index >= first && index <= this.lastIndexValue ? this.cache[this.cacheHead + index - first] : undefined;
-  }
-
-  private cachedRun(lo: number, hi: number): Entry[] {
-    const from = this.cacheHead + lo - this.cacheFirstIndex();
-    return this.cache.slice(from, from + hi - lo);
-  }
-
-  private cachePush(entry: Entry): void {
-    this.cache.push(entry);
-    this.cacheBytes += entrySizeBytes(entry);
-    while (this.cacheBytes > this.limits.cacheMaxBytes && this.cacheHead < this.cache.length) this.cacheShift();
-  }
-
-  private cacheShift(): void {
-    this.cacheBytes -= entrySizeBytes(this.cache[this.cacheHead] as Entry);
-    this.cache[this.cacheHead] = undefined as unknown as Entry;
-    this.cacheHead++;
-    if (this.cacheHead > 1024 && this.cacheHead * 2 > this.cache.length) {
-      this.cache = this.cache.slice(this.cacheHead);
-      this.cacheHead = 0;
-    }
-  }
-
-  private evictCacheBelow(index: number): void {
-    while (this.cacheHead < this.cache.length && this.cacheFirstIndex() < index) this.cacheShift();
-  }
-
-  /** Drops cached entries from `index` on; called once lastIndexValue is index - 1. */
-  private truncateCacheFrom(index: number): void {
-    while (this.cache.length > this.cacheHead && (this.cache[this.cache.length - 1] as Entry).index >= index) {
-      this.cacheBytes -= entrySizeBytes(this.cache.pop() as Entry);
-    }
-    if (this.cache.length > this.cacheHead && (this.cache[this.cache.length - 1] as Entry).index !== this.lastIndexValue) this.clearCache();
-  }
-
-  private clearCache(): void {
-    this.cache = [];
-    this.cacheHead = 0;
-    this.cacheBytes = 0;
   }
 }
 

@@ -3,11 +3,14 @@
 // rest of the program reads. Errors name the flag and the variable.
 
 import { z } from 'zod';
+import { leaseTooShort } from './raft/config.js';
 
 export const tokenScopeSchema = z.enum(['read', 'write', 'admin']);
 export type TokenScope = z.infer<typeof tokenScopeSchema>;
 
 const nodeIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'node ids are 1..64 chars of [A-Za-z0-9_.:-]');
+/** Names a cluster; recorded in each member's data directory (src/storage/identity.ts). */
+export const clusterIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'cluster ids are 1..64 chars of [A-Za-z0-9_.:-]');
 const urlSchema = z.url({ protocol: /^https?$/ });
 const hostPortSchema = z
   .string()
@@ -26,6 +29,8 @@ export const configSchema = z
     peers: z.map(nodeIdSchema, urlSchema),
     join: urlSchema.optional(),
     clusterSecret: z.string().min(16, 'the cluster secret must be at least 16 characters').optional(),
+    clusterId: clusterIdSchema.optional(),
+    insecure: z.boolean(),
     tokens: z.map(z.string().min(16, 'tokens must be at least 16 characters'), tokenScopeSchema),
     tlsCert: z.string().optional(),
     tlsKey: z.string().optional(),
@@ -53,6 +58,9 @@ export const configSchema = z
     if (c.electionTicks <= 2 * c.heartbeatTicks) {
       ctx.addIssue({ code: 'custom', path: ['electionTicks'], message: 'election ticks must exceed twice the heartbeat ticks' });
     }
+    // The node serves lease reads: the lease must last at least one tick after drift is allowed for.
+    const leaseProblem = leaseTooShort(c);
+    if (leaseProblem !== undefined) ctx.addIssue({ code: 'custom', path: ['electionTicks'], message: leaseProblem });
     if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: '--tls-cert and --tls-key go together' });
     }
@@ -64,7 +72,8 @@ interface FlagSpec {
   readonly key: keyof Config;
   readonly flag: string;
   readonly env: string;
-  readonly kind: 'string' | 'int' | 'number' | 'peers' | 'tokens';
+  /** A 'switch' takes no value on the command line; its variable is 1/true or 0/false. */
+  readonly kind: 'string' | 'int' | 'number' | 'peers' | 'tokens' | 'switch';
   readonly fallback?: string;
   readonly help: string;
 }
@@ -77,6 +86,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { key: 'peers', flag: '--peers', env: 'LEDGER_PEERS', kind: 'peers', fallback: '', help: 'initial voters id=url,... (own entry is the advertised URL)' },
   { key: 'join', flag: '--join', env: 'LEDGER_JOIN', kind: 'string', help: 'URL of any member, to join an existing cluster' },
   { key: 'clusterSecret', flag: '--cluster-secret', env: 'LEDGER_CLUSTER_SECRET', kind: 'string', help: 'shared secret that authenticates peers' },
+  { key: 'clusterId', flag: '--cluster-id', env: 'LEDGER_CLUSTER_ID', kind: 'string', help: 'the cluster this node belongs to; recorded in --data and checked at every start' },
+  { key: 'insecure', flag: '--insecure', env: 'LEDGER_INSECURE', kind: 'switch', fallback: 'false', help: 'allow a port beyond loopback without tokens or cluster secret' },
   { key: 'tokens', flag: '--tokens', env: 'LEDGER_TOKENS', kind: 'tokens', fallback: '', help: 'client bearer tokens token=read|write|admin,...' },
   { key: 'tlsCert', flag: '--tls-cert', env: 'LEDGER_TLS_CERT', kind: 'string', help: 'PEM certificate file (HTTPS for clients and peers)' },
   { key: 'tlsKey', flag: '--tls-key', env: 'LEDGER_TLS_KEY', kind: 'string', help: 'PEM private key file' },
@@ -107,8 +118,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     const arg = argv[i] as string;
     const eq = arg.indexOf('=');
     const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    if (!FLAGS.some((spec) => spec.flag === flag)) throw new ConfigError(`unknown argument ${arg}; see --help`);
-    const value = eq > 0 && arg.startsWith('--') ? arg.slice(eq + 1) : argv[++i];
+    const spec = FLAGS.find((f) => f.flag === flag);
+    if (spec === undefined) throw new ConfigError(`unknown argument ${arg}; see --help`);
+    const inline = eq > 0 && arg.startsWith('--') ? arg.slice(eq + 1) : undefined;
+    const value = inline ?? (spec.kind === 'switch' ? 'true' : argv[++i]);
     if (value === undefined) throw new ConfigError(`${flag} needs a value`);
     raw.set(flag, value);
   }
@@ -152,6 +165,11 @@ function convert(spec: FlagSpec, text: string): unknown {
       if (!Number.isFinite(n)) throw new Error(`expected a number, got "${text}"`);
       return n;
     }
+    case 'switch': {
+      if (/^(1|true|yes)$/i.test(text)) return true;
+      if (/^(0|false|no)?$/i.test(text)) return false;
+      throw new Error(`expected 1/true or 0/false, got "${text}"`);
+    }
     case 'peers':
       return pairs(text, 'id=url');
     case 'tokens':
@@ -172,7 +190,7 @@ function pairs(text: string, shape: string): Map<string, string> {
 }
 
 export function usage(): string {
-  const lines = FLAGS.map((f) => `  ${f.flag.padEnd(22)} ${f.env.padEnd(28)} ${f.help}${f.fallback ? ` (default ${f.fallback || 'none'})` : ''}`);
+  const lines = FLAGS.map((f) => `  ${f.flag.padEnd(22)} ${f.env.padEnd(28)} ${f.help}${f.fallback && f.kind !== 'switch' ? ` (default ${f.fallback})` : ''}`);
   return `usage: ledgerd --id ID --data DIR (--peers id=url,... | --join URL) [options]\n\n  flag                   environment variable\n${lines.join('\n')}\n`;
 }
 
@@ -180,4 +198,51 @@ export function usage(): string {
 export function isLoopbackHost(hostPort: string): boolean {
   const host = hostPort.slice(0, hostPort.lastIndexOf(':')).replace(/^\[|\]$/g, '');
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export interface Exposure {
+  /** Why the node must not start: a port beyond loopback without the credential it needs. */
+  readonly refusals: readonly string[];
+  /** Credentials missing where the node may still start (loopback, or --insecure): logged at start. */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * What the node's ports would serve without credentials. Peer RPCs need the
+ * cluster secret and the client API needs tokens once their port reaches
+ * beyond this machine; --insecure turns each refusal into a warning.
+ */
+export function exposureOf(config: Config): Exposure {
+  const refusals: string[] = [];
+  const warnings: string[] = [];
+  const checks = [
+    {
+      missing: config.clusterSecret === undefined,
+      flag: config.peerListen === undefined ? '--listen' : '--peer-listen',
+      address: config.peerListen ?? config.listen,
+      serves: 'peer RPCs',
+      need: 'a cluster secret (--cluster-secret or LEDGER_CLUSTER_SECRET)',
+      risk: 'Raft messages forged by anyone who reaches it would be applied',
+    },
+    {
+      missing: config.tokens.size === 0,
+      flag: '--listen',
+      address: config.listen,
+      serves: 'the client API',
+      need: 'client tokens (--tokens or LEDGER_TOKENS)',
+      risk: 'anyone who reaches it could read and move money',
+    },
+  ];
+  for (const check of checks) {
+    if (!check.missing) continue;
+    const loopback = isLoopbackHost(check.address);
+    if (!loopback && !config.insecure) {
+      refusals.push(`${check.flag} ${check.address} serves ${check.serves} beyond loopback without ${check.need}: ${check.risk}. ` +
+        `Give ${check.need}, listen on 127.0.0.1, or accept the risk with --insecure (LEDGER_INSECURE=1)`);
+    } else {
+      const reach = loopback ? 'any process on this machine' : 'anyone who reaches it (--insecure)';
+      warnings.push(`${check.serves} on ${check.address} without ${check.need}: open to ${reach}`);
+    }
+  }
+  return { refusals, warnings };
 }

@@ -1,17 +1,26 @@
 #!/usr/bin/env node
-// ledgerctl: the operator's command line, a client of the HTTP API.
-//
-//   ledgerctl [--url URL] [--token T] status
-//   ledgerctl members add ID URL [--voter] | members remove ID
-//   ledgerctl leadership [--to ID]
-//   ledgerctl snapshot
-//   ledgerctl account ID | transfer ID
-//
-// LEDGER_URL and LEDGER_TOKEN stand in for --url and --token.
+// ledgerctl: the operator's command line, a client of the HTTP API (USAGE
+// below). `status` asked a follower follows it to the leader, which alone
+// knows the replication figures.
 
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { runAsProgram } from './entry.js';
+
+export const USAGE = `usage: ledgerctl [--url URL] [--token TOKEN] COMMAND
+
+commands:
+  status                        the cluster, with each member's replication lag (asked of the leader)
+  members add ID URL [--voter]  add a node (as a learner; --voter promotes it once caught up)
+  members remove ID             remove a node
+  leadership [--to ID]          hand leadership to ID (or the most caught-up voter)
+  snapshot                      take a snapshot on the node asked
+  account ID | transfer ID      read one account or transfer
+
+options:
+  --url URL      any node of the cluster (default http://127.0.0.1:7001; environment LEDGER_URL)
+  --token TOKEN  a client bearer token, if the cluster has --tokens (environment LEDGER_TOKEN)
+  -h, --help     this text
+`;
 
 interface Target {
   readonly url: string;
@@ -54,8 +63,11 @@ interface ClusterView {
   applied_index: number;
   last_log_index: number;
   snapshot_index: number;
-  members: { id: string; url?: string; voter: boolean; match_index?: number; lag_entries?: number; last_contact_ms?: number }[];
+  // JSON has no undefined: a figure the node asked does not know comes as null (or is left out).
+  members: { id: string; url?: string | null; voter: boolean; match_index?: number | null; lag_entries?: number | null; last_contact_ms?: number | null }[];
 }
+
+const known = (figure: number | null | undefined): figure is number => typeof figure === 'number';
 
 /** Renders the cluster as seen by the node asked, with the leader's lag figures when asked through the leader. */
 export function renderStatus(view: ClusterView): string {
@@ -69,16 +81,35 @@ export function renderStatus(view: ClusterView): string {
     rows.push([
       m.id + (m.id === view.leader ? ' *' : ''),
       m.voter ? 'voter' : 'learner',
-      m.match_index === undefined ? '-' : String(m.match_index),
-      m.lag_entries === undefined ? '-' : String(m.lag_entries),
-      m.last_contact_ms === undefined ? '-' : `${m.last_contact_ms} ms`,
+      known(m.match_index) ? String(m.match_index) : '-',
+      known(m.lag_entries) ? String(m.lag_entries) : '-',
+      known(m.last_contact_ms) ? `${m.last_contact_ms} ms` : '-',
       m.url ?? '-',
     ]);
   }
   const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];
   for (const row of rows) lines.push(row.map((cell, col) => cell.padEnd(widths[col] ?? 0)).join('  ').trimEnd());
-  if (view.role !== 'leader') lines.push('', '(match, lag and contact are known on the leader: ask it with --url for the figures)');
+  if (view.role !== 'leader') lines.push('', '(match, lag and contact are known on the leader only, which could not be asked)');
   return lines.join('\n');
+}
+
+/** The cluster as the leader sees it, reached through the node at `target`; the node's own view when the leader cannot be asked. */
+async function leaderView(target: Target): Promise<{ view: ClusterView; note: string | undefined } | ApiAnswer> {
+  const answer = await call(target, 'GET', '/v1/cluster');
+  if (answer.status !== 200) return answer;
+  const view = answer.body as ClusterView;
+  if (view.role === 'leader') return { view, note: undefined };
+  if (!view.leader) return { view, note: `${view.id} knows no leader (an election is under way, or there is no quorum)` };
+  const leaderUrl = view.members.find((m) => m.id === view.leader)?.url;
+  if (!leaderUrl) return { view, note: `${view.id} knows no URL for the leader ${view.leader}` };
+  try {
+    const led = await call({ url: leaderUrl, token: target.token }, 'GET', '/v1/cluster');
+    const body = led.body as ClusterView | undefined;
+    if (led.status === 200 && body?.role === 'leader') return { view: body, note: `asked ${view.id} (${view.role}); figures from the leader at ${leaderUrl}` };
+    return { view, note: `the leader ${view.leader} at ${leaderUrl} answered ${led.status}${body?.role ? ` as ${body.role}` : ''}` };
+  } catch (error) {
+    return { view, note: `cannot reach the leader ${view.leader} at ${leaderUrl}: ${(error as Error).message}` };
+  }
 }
 
 function fail(message: string): never {
@@ -97,6 +128,10 @@ function show(answer: ApiAnswer): void {
 }
 
 async function main(argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
   let url = process.env.LEDGER_URL ?? 'http://127.0.0.1:7001';
   let token = process.env.LEDGER_TOKEN;
   const rest: string[] = [];
@@ -110,9 +145,9 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...args] = rest;
   switch (command) {
     case 'status': {
-      const answer = await call(target, 'GET', '/v1/cluster');
-      if (answer.status !== 200) return show(answer);
-      process.stdout.write(`${renderStatus(answer.body as ClusterView)}\n`);
+      const seen = await leaderView(target);
+      if ('status' in seen) return show(seen);
+      process.stdout.write(`${seen.note === undefined ? '' : `(${seen.note})\n`}${renderStatus(seen.view)}\n`);
       return;
     }
     case 'members': {
@@ -135,10 +170,10 @@ async function main(argv: string[]): Promise<void> {
       return show(await call(target, 'GET', `/v1/${command}s/${encodeURIComponent(id)}`));
     }
     default:
-      return fail('usage: ledgerctl [--url URL] [--token T] status | members add ID URL [--voter] | members remove ID | leadership [--to ID] | snapshot | account ID | transfer ID');
+      return fail(`${command === undefined ? 'no command given' : `unknown command ${command}`}\n${USAGE}`);
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).catch((error: unknown) => fail((error as Error).message));
+if (runAsProgram(import.meta.url)) {
+  main(process.argv.slice(2)).catch((error: unknown) => fail(`${(error as Error).message} (is a node listening at --url / LEDGER_URL?)`));
 }

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // ledgerd: one raft-ledger node. Reads the configuration (flags and LEDGER_*
-// variables), opens the node's storage and ledger, serves the client API and
-// the peer RPCs, and shuts down cleanly on SIGTERM/SIGINT (a leader first
-// hands leadership over). The only process entry that listens.
+// variables), refuses to expose a port without the credentials it needs,
+// takes its data directory (one owner, the right node of the right cluster),
+// serves the client API and the peer RPCs, and on SIGTERM/SIGINT/SIGHUP shuts
+// down cleanly (a leader first hands leadership over) within a bounded time,
+// whatever happens to its log stream. The only process entry that listens.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
-import { request } from 'undici';
-import { ConfigError, isLoopbackHost, loadConfig, usage, type Config } from '../config.js';
+import { Agent, request } from 'undici';
+import { ConfigError, exposureOf, loadConfig, usage, type Config } from '../config.js';
 import fastify, { type FastifyInstance } from 'fastify';
 import { buildApp, type AppExtension } from '../http/app.js';
 import type { TokenGrant } from '../http/auth.js';
@@ -18,39 +20,70 @@ import { PEER_ROUTES_PREFIX, peerRoutesPlugin } from '../node/peer-routes.js';
 import { PeerTransport, type PeerTlsOptions } from '../node/peer-transport.js';
 import type { TransportHandlers } from '../node/transport.js';
 import type { NodeId } from '../raft/types.js';
+import { StartupError, takeDataDir } from './data-dir.js';
+import { NonBlockingLogStream } from './log-stream.js';
 
-type Logger = pino.Logger;
+/** Every answer names the cluster, so a joining node learns which one it joins (etcd sends X-Etcd-Cluster-ID alike). */
+export const CLUSTER_ID_HEADER = 'x-raft-cluster-id';
+/** After a stop signal, the node is gone within the leadership hand-over plus this, whatever blocks. */
+const SHUTDOWN_GRACE_MS = 8_000;
+/** Time given to queued log lines at exit; a reader that takes longer loses them. */
+const LOG_DRAIN_MS = 500;
 
 function splitHostPort(hostPort: string): { host: string; port: number } {
   const at = hostPort.lastIndexOf(':');
   return { host: hostPort.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(at + 1)) };
 }
 
-/** Without credentials nothing but this machine may reach the node. */
-function bindAddress(config: Config, logger: Logger): string {
-  const hasCredentials = config.tokens.size > 0 && config.clusterSecret !== undefined;
-  if (hasCredentials || isLoopbackHost(config.listen)) {
-    if (!hasCredentials) logger.warn('no client tokens and cluster secret configured: serving loopback only (set LEDGER_TOKENS and LEDGER_CLUSTER_SECRET to expose the node)');
-    return config.listen;
-  }
-  const { port } = splitHostPort(config.listen);
-  logger.warn({ requested: config.listen }, 'no client tokens and cluster secret configured: binding 127.0.0.1 instead of the requested address');
-  return `127.0.0.1:${port}`;
+interface MemberView {
+  readonly peers: Map<NodeId, string>;
+  readonly clusterId: string;
 }
 
-/** A joining node learns its peers' URLs from the member it was pointed at. */
-async function peersFromMember(joinUrl: string, config: Config): Promise<Map<NodeId, string>> {
+/** A joining node learns its peers' URLs, and the cluster it joins, from the member it was pointed at. */
+async function memberView(joinUrl: string, config: Config, tls: PeerTlsOptions | undefined): Promise<MemberView> {
   const headers: Record<string, string> = {};
   const readToken = [...config.tokens].find(([, scope]) => scope === 'read' || scope === 'admin')?.[0];
   if (readToken) headers.authorization = `Bearer ${readToken}`;
-  const response = await request(new URL('/v1/cluster', joinUrl), { headers, headersTimeout: 10_000, bodyTimeout: 10_000 });
-  const body = (await response.body.json()) as { members?: { id: string; url?: string }[] };
-  if (response.statusCode !== 200 || !Array.isArray(body.members)) {
-    throw new Error(`--join ${joinUrl}: GET /v1/cluster answered ${response.statusCode}`);
+  let response;
+  try {
+    response = await request(new URL('/v1/cluster', joinUrl), {
+      headers, headersTimeout: 10_000, bodyTimeout: 10_000, ...(tls?.ca ? { dispatcher: new Agent({ connect: { ca: tls.ca } }) } : {}),
+    });
+  } catch (error) {
+    throw new StartupError(`--join ${joinUrl}: cannot reach the member (${(error as Error).message}): start it first, or join through another member`);
+  }
+  const body = (await response.body.json().catch(() => ({}))) as { members?: { id: string; url?: string }[] };
+  const clusterId = response.headers[CLUSTER_ID_HEADER];
+  if (response.statusCode !== 200 || !Array.isArray(body.members) || typeof clusterId !== 'string') {
+    throw new StartupError(`--join ${joinUrl}: GET /v1/cluster answered ${response.statusCode}${typeof clusterId === 'string' ? '' : ' without a cluster id'}: is it a raft-ledger node, and does --tokens hold a read token for it?`);
   }
   const peers = new Map<NodeId, string>();
   for (const member of body.members) if (member.url && member.id !== config.id) peers.set(member.id, member.url);
-  return peers;
+  return { peers, clusterId };
+}
+
+/** Adds the cluster id header to every answer of `app`. */
+function clusterIdExtension(clusterId: string): AppExtension {
+  return (app) => {
+    app.addHook('onSend', async (_request, reply, payload) => {
+      reply.header(CLUSTER_ID_HEADER, clusterId);
+      return payload;
+    });
+  };
+}
+
+/** listen(), with a port in use (or not ours to take) as one line naming the flag. */
+async function listenOn(server: FastifyInstance, address: string, flag: string): Promise<void> {
+  const { host, port } = splitHostPort(address);
+  try {
+    await server.listen({ host, port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new StartupError(`${address} is already in use (${flag}): stop the process listening there, or give ${flag} another port`);
+    if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new StartupError(`cannot listen on ${address} (${flag}): ${code}; give ${flag} an address of this machine and a port you may use`);
+    throw error;
+  }
 }
 
 function tlsOptions(config: Config): PeerTlsOptions | undefined {
@@ -78,15 +111,25 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = pino({ level: config.logLevel, base: { node: config.id } });
-  const listen = bindAddress(config, logger);
-  const peers = config.join === undefined ? new Map(config.peers) : await peersFromMember(config.join, config);
+  const exposure = exposureOf(config);
+  if (exposure.refusals.length > 0) {
+    process.stderr.write(`ledgerd: refusing to start:\n${exposure.refusals.map((line) => `  ${line}\n`).join('')}`);
+    process.exit(2);
+  }
+  const logStream = new NonBlockingLogStream(1);
+  const logger = pino({ level: config.logLevel, base: { node: config.id } }, logStream);
+  for (const warning of exposure.warnings) logger.warn(warning);
   const tls = tlsOptions(config);
+  const member = config.join === undefined ? undefined : await memberView(config.join, config, tls);
+  const peers = member?.peers ?? new Map(config.peers);
+  const dataDir = path.resolve(config.data);
+  const owned = takeDataDir(dataDir, config, member?.clusterId);
+  logger.info({ data: dataDir, cluster: owned.identity.clusterId, identity: owned.note }, 'data directory locked and identified');
 
   let handlers: TransportHandlers | undefined;
   const node = new LedgerNode({
     id: config.id,
-    dataDir: path.resolve(config.data),
+    dataDir,
     peers,
     join: config.join !== undefined,
     tickMs: config.tickMs,
@@ -109,7 +152,7 @@ async function main(): Promise<void> {
   const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
   const peerOptions = { nodeId: config.id, secret: config.clusterSecret, handlers: peerHandlers };
   const tokens: TokenGrant[] = [...config.tokens].map(([token, scope], i) => ({ token, scopes: [scope], name: `${scope}-${i + 1}` }));
-  const extensions: AppExtension[] = [metricsExtension(node.metrics)];
+  const extensions: AppExtension[] = [clusterIdExtension(owned.identity.clusterId), metricsExtension(node.metrics)];
   // With --peer-listen the peer RPCs get their own port and nothing else; otherwise they share the API's.
   // Peer RPCs run many times a second: log them only when something is wrong.
   const mountPeerRoutes = (root: FastifyInstance): void => {
@@ -121,6 +164,7 @@ async function main(): Promise<void> {
     tokens,
     bodyLimitBytes: config.bodyLimitBytes,
     logLevel: config.logLevel,
+    logStream,
     extensions,
     ...(config.tlsCa ? { forwardCa: readFileSync(config.tlsCa) } : {}),
     ...(https ? { https } : {}),
@@ -128,36 +172,49 @@ async function main(): Promise<void> {
   const servers = [app];
   if (config.peerListen !== undefined) {
     const peerApp = https ? fastify({ https }) : fastify();
+    clusterIdExtension(owned.identity.clusterId)(peerApp);
     mountPeerRoutes(peerApp);
-    const { host, port } = splitHostPort(config.peerListen);
-    await peerApp.listen({ host, port });
     servers.push(peerApp);
+    await listenOn(peerApp, config.peerListen, '--peer-listen');
   }
-  const { host, port } = splitHostPort(listen);
-  await app.listen({ host, port });
+  await listenOn(app, config.listen, '--listen');
   node.start();
-  logger.info({ listen, peers: Object.fromEntries(peers), join: config.join }, 'ledgerd started');
+  logger.info({ listen: config.listen, peerListen: config.peerListen, peers: Object.fromEntries(peers), join: config.join }, 'ledgerd started');
 
+  const exit = async (code: number): Promise<never> => {
+    await logStream.drain(LOG_DRAIN_MS);
+    process.exit(code);
+  };
   let stopping = false;
-  const shutdown = async (signal: string): Promise<void> => {
-    if (stopping) return;
+  const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
+    if (stopping) {
+      logger.warn({ signal }, 'second stop signal: exiting now');
+      return void exit(1);
+    }
     stopping = true;
+    const deadlineMs = config.tickMs * config.electionTicks * 2 + SHUTDOWN_GRACE_MS;
+    setTimeout(() => {
+      logger.error({ deadlineMs }, 'shutdown did not finish in time: exiting anyway (nothing acknowledged is lost)');
+      void exit(1);
+    }, deadlineMs).unref();
     logger.info({ signal }, 'shutting down');
     try {
       await node.stop();
       for (const server of servers) await server.close();
+      owned.lock.release();
       logger.info('stopped cleanly');
-      process.exit(0);
+      await exit(0);
     } catch (error) {
       logger.error({ err: error }, 'unclean shutdown');
-      process.exit(1);
+      await exit(1);
     }
   };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`ledgerd: ${(error as Error).stack ?? String(error)}\n`);
+  // What the operator can fix is one line; anything else is a bug and keeps its stack.
+  const text = error instanceof StartupError ? error.message : ((error as Error).stack ?? String(error));
+  process.stderr.write(`ledgerd: ${text}\n`);
   process.exit(1);
 });

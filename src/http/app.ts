@@ -10,15 +10,17 @@
 // header hook, so neither leaks onto routes that others register.
 
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerFactory } from 'fastify';
 import type { DestinationStream, LevelWithSilent } from 'pino';
 import { assert } from '../lib/assert.js';
+import { exitOnAssertion, isAssertionFailure, type AssertionHandler } from '../lib/fatal.js';
 import type { LedgerService } from '../node/service.js';
 import { Authenticator, type TokenGrant } from './auth.js';
-import { installJsonParser } from './body.js';
-import { apiError, type ApiError } from './errors.js';
+import { BodyRefusedError, installJsonParser } from './body.js';
+import { apiError, errorBody, type ApiError } from './errors.js';
 import { Forwarder } from './forward.js';
 import { shuttingDownError } from './node-errors.js';
 import { sendError, type RouteContext } from './route.js';
@@ -65,6 +67,10 @@ export interface BuildAppOptions {
   readonly forwardCa?: string | Buffer;
   /** Metrics plugin, peer RPC routes: see AppExtension. */
   readonly extensions?: readonly AppExtension[];
+  /** The whole request (headers and body) must arrive within this, else 408 (default: no bound beyond Node's 60 s for headers). */
+  readonly requestTimeoutMs?: number;
+  /** What a failed assertion in a handler does (default: log and exit the process, see src/lib/fatal.ts); tests observe it. */
+  readonly onAssertionFailure?: AssertionHandler;
 }
 
 export function buildApp(options: BuildAppOptions): FastifyInstance {
@@ -89,6 +95,13 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     return503OnClosing: false,
     // A URL that does not decode never reaches a route; answer it in the contract's shape too.
     ...(options.https === undefined ? {} : { serverFactory: httpsServerFactory(options.https) }),
+    ...(options.requestTimeoutMs === undefined ? {} : {
+      requestTimeout: options.requestTimeoutMs,
+      // Node checks request deadlines this often (default 30 s); check often enough to keep the bound.
+      http: { connectionsCheckingInterval: Math.max(10, Math.min(30_000, Math.floor(options.requestTimeoutMs / 4))) },
+    }),
+    // Requests that never reach fastify (unparsable framing, headers too large, timeouts) in the contract's shape too.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket, options.service),
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id);
       setRaftHeaders(reply, options.service);
@@ -112,7 +125,13 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     summary.stop();
   });
   app.addHook('onClose', async () => forwarder.close());
+  const onAssertionFailure = options.onAssertionFailure ?? exitOnAssertion;
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    if (isAssertionFailure(error)) {
+      // The node may be half-way through a change: never answer and serve on (docs/node.md, "When an assertion fails").
+      request.log.fatal({ err: error }, 'assertion failed while handling a request');
+      onAssertionFailure(error, `${request.method} ${request.url}`);
+    }
     const mapped = frameworkError(error, bodyLimit);
     if (mapped.status >= 500) request.log.error({ err: error }, 'request failed inside the API');
     // Read (and drop) the rest of a refused oversized body first, so the client gets the 413 instead of EPIPE.
@@ -170,6 +189,43 @@ class RequestSummary {
   }
 }
 
+/**
+ * Answers a request that Node's HTTP parser refused before fastify saw it,
+ * with the contract's error body and the Raft headers, then closes the
+ * connection (its framing can no longer be trusted).
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket, service: LedgerService): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const refusal = clientErrorOf(error);
+  if (socket.writable) {
+    const body = JSON.stringify(errorBody(refusal));
+    const values = service.raftHeaders();
+    const headers = [
+      `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? 'Error'}`,
+      'content-type: application/json; charset=utf-8',
+      `content-length: ${Buffer.byteLength(body)}`,
+      'connection: close',
+      `x-raft-term: ${values.term}`,
+      `x-raft-index: ${values.appliedIndex}`,
+      `x-raft-leader: ${values.leaderId}`,
+      `x-served-by: ${values.servedBy}`,
+    ];
+    socket.write(`${headers.join('\r\n')}\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
+function clientErrorOf(error: NodeJS.ErrnoException): ApiError {
+  switch (error.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return apiError('request_timeout', 'the request did not arrive in time');
+    case 'HPE_HEADER_OVERFLOW':
+      return apiError('headers_too_large', 'the request line and headers are larger than the server accepts');
+    default:
+      return apiError('bad_request', `the request could not be parsed as HTTP/1.1 (${error.code ?? 'no code'})`);
+  }
+}
+
 /** An https server is an http.Server to fastify, so the instance keeps one type with or without TLS. */
 function httpsServerFactory(tls: NonNullable<BuildAppOptions['https']>): FastifyServerFactory<Server> {
   return (handler) => createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
@@ -221,6 +277,7 @@ function setRaftHeaders(reply: FastifyReply, service: LedgerService): void {
 
 /** fastify's refusals (body, content type, JSON) in the contract's error body; anything else is a 500. */
 function frameworkError(error: FastifyError, bodyLimit: number): ApiError {
+  if (error instanceof BodyRefusedError) return error.apiError;
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return apiError('body_too_large', `the body is larger than the limit of ${bodyLimit} bytes`, { details: { limit_bytes: bodyLimit } });
@@ -228,6 +285,8 @@ function frameworkError(error: FastifyError, bodyLimit: number): ApiError {
       return apiError('unsupported_media_type', 'the body has a Content-Type other than application/json');
     case 'FST_ERR_BAD_URL':
       return apiError('invalid_path', 'the URL path is not validly percent-encoded');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return apiError('uri_too_long', `a path segment is longer than ${MAX_PATH_PARAMETER_LENGTH} characters`);
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return apiError('malformed_json', 'the body is not valid JSON');

@@ -3,8 +3,15 @@
 // empty JSON body parses to `undefined`, so confirm, release, leadership and
 // snapshot may be sent without one. The raw text is kept per request so that
 // a forwarded request carries the client's exact bytes to the leader.
+//
+// Bodies are parsed exactly (json.ts), never with JSON.parse: a number that
+// is not a safe integer, or a key given twice, is refused with 400
+// invalid_body naming its path in details.issues, before any schema sees a
+// rounded value; `__proto__` and `constructor` are ordinary keys.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { apiError, issuesError, type ApiError } from './errors.js';
+import { parseExactJson } from './json.js';
 
 const rawBodies = new WeakMap<FastifyRequest, string>();
 
@@ -12,10 +19,28 @@ export function rawBodyOf(request: FastifyRequest): string | undefined {
   return rawBodies.get(request);
 }
 
+/** A body refused by the parser, carried to the app's error handler with its answer. */
+export class BodyRefusedError extends Error {
+  override name = 'BodyRefusedError';
+  readonly statusCode: number;
+  constructor(readonly apiError: ApiError) {
+    super(apiError.message);
+    this.statusCode = apiError.status;
+  }
+}
+
+/** Parses a JSON body exactly; the error says what to answer. */
+export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false; error: ApiError } {
+  const parsed = parseExactJson(text);
+  if (parsed.ok) return parsed;
+  if (parsed.kind === 'malformed') {
+    return { ok: false, error: apiError('malformed_json', `the body is not valid JSON: ${parsed.reason} at character ${parsed.position}`, { details: { position: parsed.position } }) };
+  }
+  return { ok: false, error: issuesError('invalid_body', parsed.issues) };
+}
+
 /** Replaces every content-type parser of `app` (one encapsulated scope) with the JSON one. */
 export function installJsonParser(app: FastifyInstance): void {
-  // Proto and constructor poisoning are refused (fastify's secure parse) and surface as malformed JSON.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
@@ -24,6 +49,8 @@ export function installJsonParser(app: FastifyInstance): void {
       return;
     }
     rawBodies.set(request, text);
-    parseJson(request, text, done);
+    const parsed = parseJsonBody(text);
+    if (parsed.ok) done(null, parsed.value);
+    else done(new BodyRefusedError(parsed.error), undefined);
   });
 }

@@ -32,8 +32,12 @@ export const errorCatalogue = {
   reservation_not_found: { status: 404, fix: 'check the reservation id; a refused reservation is not stored' },
   // 409: an operator request that the cluster refuses in its current state.
   cluster_change_refused: { status: 409, fix: 'read GET /v1/cluster, then change the request or wait for the running change' },
-  // 413/415.
+  // 408: the request did not arrive in time (answered by the HTTP server itself, then the connection closes).
+  request_timeout: { status: 408, fix: 'send the whole request without pausing; check the Content-Length' },
+  // 413/414/415/431.
   body_too_large: { status: 413, fix: 'split the batch into smaller requests' },
+  uri_too_long: { status: 414, fix: 'ids and skus are at most 128 characters' },
+  headers_too_large: { status: 431, fix: 'send a shorter URL and fewer or smaller headers' },
   unsupported_media_type: { status: 415, fix: 'send the body as JSON with Content-Type: application/json' },
   // 429.
   overloaded: { status: 429, fix: 'retry after Retry-After seconds; retrying with the same ids is safe' },
@@ -126,7 +130,11 @@ const subjects: Record<ValidationCode, string> = {
 
 /** A 400 whose details.issues lists every bad field by its path (e.g. `transfers.3.amount`). */
 export function validationError(code: ValidationCode, error: z.ZodError): ApiError {
-  const issues = error.issues.flatMap(listIssue);
+  return issuesError(code, error.issues.flatMap(listIssue));
+}
+
+/** The same 400 from issues found outside a schema (the exact JSON parser's: inexact numbers, duplicate keys). */
+export function issuesError(code: ValidationCode, issues: readonly ListedIssue[]): ApiError {
   const listed = issues.slice(0, MAX_LISTED_ISSUES);
   const first = listed[0];
   const where = first === undefined || first.path === '' ? subjects[code] : first.path;

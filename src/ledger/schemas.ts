@@ -101,13 +101,11 @@ function metadataIssue(metadata: unknown): MetadataIssue | undefined {
     const children: [string | number, unknown][] = Array.isArray(value)
       ? value.map((item, position): [number, unknown] => [position, item])
       : keys.map((key) => [key, (value as Record<string, unknown>)[key]]);
-    for (const [key, child] of children) {
-      // JSON.parse keeps "__proto__" as an own key, but any later copy of the
-      // object (a client's, a library's) would set the prototype instead and
-      // silently drop the data.
-      if (key === '__proto__') return { path: [...path, key], message: 'the key "__proto__" is not allowed in metadata' };
-      stack.push({ value: child, path: [...path, key] });
-    }
+    // "__proto__" and "constructor" are ordinary keys: the HTTP parser and
+    // JSON.parse (on replicas) define them as own properties, and nothing on
+    // the way to SQLite copies metadata by assignment (only spread, keys and
+    // JSON.stringify, which keep own properties).
+    for (const [key, child] of children) stack.push({ value: child, path: [...path, key] });
   }
   return Buffer.byteLength(JSON.stringify(metadata), 'utf8') <= MAX_METADATA_BYTES ? undefined : tooLarge;
 }

@@ -198,6 +198,13 @@ export class LedgerStateMachine {
     incoming.close();
     const temporary = `${this.path}.restore`;
     writeDurably(temporary, parsed.image);
+    // Crash-safe order: first every committed page goes into the main file and the WAL is
+    // emptied, so removing the WAL and shared-memory files loses nothing (closing checkpoints
+    // only as the last connection, and a half-checkpointed file without its WAL is corrupt).
+    // A crash at any later step leaves the whole old database or the whole new one; a stale
+    // WAL must never meet the new file, so it goes before the rename.
+    const [checkpoint] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: bigint | number }[];
+    assert(Number(checkpoint?.busy ?? 0) === 0, 'restore refused: another connection holds the WAL, it cannot be checkpointed');
     this.db.close();
     for (const suffix of ['-wal', '-shm']) rmSync(`${this.path}${suffix}`, { force: true });
     renameSync(temporary, this.path);

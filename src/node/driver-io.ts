@@ -5,12 +5,9 @@
 // received), plus Clock and Transport defined beside the node. The real
 // implementations are here too.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { assert } from '../lib/assert.js';
 import type { LogStorage } from '../raft/storage.js';
 import type { Entry, HardState, NodeId, Snapshot, SnapshotMeta } from '../raft/types.js';
-import { crc32c } from '../storage/crc32c.js';
 import { RaftStorage, type RaftStorageOptions } from '../storage/raft-storage.js';
 import type { SnapshotSink, SnapshotSource } from './transport.js';
 
@@ -45,28 +42,26 @@ export interface DriverStorage extends LogStorage {
   /** One fsync for everything written before the call. */
   sync(): Promise<void>;
   syncNow(): void;
-  /** Our own snapshot at an applied index; compacts the log below it but for the last `retainEntries` entries. */
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, retainEntries: number): void;
+  /** Our own snapshot at an applied index; compacts the log below it but for `keepEntries` entries (a catch-up tail). */
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, keepEntries?: number): void;
   loadSnapshot(): Snapshot | undefined;
   openSnapshotReader(index: number): SnapshotSource;
-  /** Receives a leader's snapshot; kept aside until the core accepts it. */
+  /**
+   * Receives a leader's snapshot; kept aside until the core accepts it. Several
+   * may be staged at once, and a later one never removes an earlier one.
+   */
   stageSnapshot(from: NodeId, meta: SnapshotMeta): SnapshotSink;
-  /** Installs the staged snapshot (discarding the log) and returns its data for the state machine. */
+  /** Installs the staged snapshot with this index and term (discarding the log) and returns its data for the state machine. */
   installStagedSnapshot(meta: SnapshotMeta): Uint8Array;
   close(): Promise<void>;
 }
 
-/** DriverStorage on real files: the WAL (src/storage) plus a staging file for incoming snapshots. */
+/** DriverStorage on real files: the WAL, hard state and snapshot files of src/storage. */
 export class FileDriverStorage implements DriverStorage {
-  private staged: { meta: SnapshotMeta; file: string } | undefined;
-
-  private constructor(
-    private readonly raft: RaftStorage,
-    private readonly stagingDir: string,
-  ) {}
+  private constructor(private readonly raft: RaftStorage) {}
 
   static open(dataDir: string, options: RaftStorageOptions): FileDriverStorage {
-    return new FileDriverStorage(RaftStorage.open(path.join(dataDir, 'raft'), options), dataDir);
+    return new FileDriverStorage(RaftStorage.open(path.join(dataDir, 'raft'), options));
   }
 
   get recoveredWithLoss(): boolean {
@@ -106,8 +101,8 @@ export class FileDriverStorage implements DriverStorage {
   syncNow(): void {
     this.raft.syncNow();
   }
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, retainEntries: number): void {
-    this.raft.saveSnapshot(meta, data, retainEntries);
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, keepEntries = 0): void {
+    this.raft.saveSnapshot(meta, data, keepEntries);
   }
   loadSnapshot(): Snapshot | undefined {
     return this.raft.loadSnapshot();
@@ -116,49 +111,12 @@ export class FileDriverStorage implements DriverStorage {
     return this.raft.openSnapshotReader(index);
   }
 
-  stageSnapshot(from: NodeId, meta: SnapshotMeta): SnapshotSink {
-    // One file per stream: two would-be leaders may stream at once.
-    const file = path.join(this.stagingDir, `incoming-${meta.index}-${meta.term}-${from}.snap`);
-    const temporary = `${file}.part`;
-    const fd = openSync(temporary, 'w');
-    let crc = 0;
-    let open = true;
-    const close = (): void => {
-      if (open) closeSync(fd);
-      open = false;
-    };
-    return {
-      write: (chunk) => {
-        writeSync(fd, chunk);
-        crc = crc32c(chunk, crc);
-      },
-      commit: (expected) => {
-        if (crc !== expected) {
-          close();
-          rmSync(temporary, { force: true });
-          throw Object.assign(new Error(`snapshot from ${from} failed its checksum`), { code: 'SNAPSHOT_CHECKSUM_MISMATCH' });
-        }
-        fsyncSync(fd);
-        close();
-        renameSync(temporary, file);
-        if (this.staged && this.staged.file !== file) rmSync(this.staged.file, { force: true });
-        this.staged = { meta, file };
-      },
-      abort: () => {
-        close();
-        rmSync(temporary, { force: true });
-      },
-    };
+  stageSnapshot(_from: NodeId, meta: SnapshotMeta): SnapshotSink {
+    return this.raft.stageSnapshot(meta);
   }
 
   installStagedSnapshot(meta: SnapshotMeta): Uint8Array {
-    const staged = this.staged;
-    assert(staged !== undefined && staged.meta.index === meta.index && staged.meta.term === meta.term, `snapshot ${meta.index} was not received`);
-    const data = readFileSync(staged.file);
-    this.raft.installSnapshot(meta, data);
-    rmSync(staged.file, { force: true });
-    this.staged = undefined;
-    return data;
+    return this.raft.installStagedSnapshot(meta).data;
   }
 
   close(): Promise<void> {

@@ -8,7 +8,9 @@
 // Both take only application/octet-stream (the parser is scoped to these
 // routes, so the JSON API is untouched), with bounded bodies. Headers are
 // authenticated before a body is read; bodies are decoded and checked before
-// anything reaches the core. Answers: 204 done, 400 malformed, 401 not
+// anything reaches the core: the codec checks the frame, peer-validate.ts
+// the bounds of every field (terms and indexes at most 2^48, node ids,
+// entries, snapshot metadata). Answers: 204 done, 400 malformed, 401 not
 // authenticated, 403 a message whose `from` is not the sender, 409 a
 // snapshot chunk out of order, 413 too large, 415 not octet-stream, 421 meant
 // for another node, 422 snapshot checksum mismatch, 503 snapshot refused.
@@ -18,16 +20,22 @@
 // answered 204), so delivery never goes backwards even if pipelined requests
 // overtake each other. Raft tolerates the loss; it does not tolerate stale
 // appends overwriting newer ones on the way in.
+//
+// A failed assertion while a message is stepped is fatal: the process logs it
+// and exits (src/lib/fatal.ts) instead of answering 500 over a half-updated
+// core. Refusals of malformed or insane messages are logged at warn.
 
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Message, NodeId } from '../raft/types.js';
 import type { SnapshotSink, TransportHandlers } from './transport.js';
+import { exitOnAssertion, isAssertionFailure, rethrowIfAssertion, type AssertionHandler } from '../lib/fatal.js';
 import { PeerAuthenticator, bodyMatchesDigest, secretBytes } from './peer-auth.js';
 import type { PeerAuthResult, PeerOperation, PeerSecret } from './peer-auth.js';
 import { PeerDecodeError, decodeMessageBatch, decodeSnapshotChunk } from './peer-codec.js';
 import type { SnapshotChunk } from './peer-codec.js';
 import { peerLimits } from './peer-limits.js';
 import type { PeerLimits } from './peer-limits.js';
+import { chunkFlaw, messageFlaw } from './peer-validate.js';
 
 export const PEER_ROUTES_PREFIX = '/raft';
 export const PEER_ROUTE_PATHS: Readonly<Record<PeerOperation, string>> = Object.freeze({
@@ -47,6 +55,8 @@ export interface PeerRoutesOptions {
   readonly limits?: Partial<PeerLimits> | undefined;
   /** The wall clock that signed timestamps are checked against (tests move it). */
   readonly nowMs?: (() => number) | undefined;
+  /** What a failed assertion does (default: log and exit the process); tests observe it instead. */
+  readonly onAssertionFailure?: AssertionHandler | undefined;
 }
 
 export type PeerRouteErrorCode =
@@ -87,8 +97,20 @@ export const peerRoutesPlugin: FastifyPluginAsync<PeerRoutesOptions> = async (ap
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-  app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, _request, reply) => {
+  const onAssertionFailure = options.onAssertionFailure ?? exitOnAssertion;
+  app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+    if (isAssertionFailure(error)) {
+      request.log.fatal({ err: error }, 'assertion failed while handling a peer request');
+      onAssertionFailure(error, `peer route ${request.url}`);
+    }
     void send(reply, refusalForFrameworkError(error));
+  });
+  // A peer that sends what this node refuses is broken, misconfigured or hostile: say so where operators look.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (reply.statusCode === 400 || reply.statusCode === 403 || reply.statusCode === 421) {
+      request.log.warn({ status: reply.statusCode, from: request.headers['x-raft-from'], body: String(payload).slice(0, 512) }, 'refused a peer request');
+    }
+    return payload;
   });
   app.addHook('onClose', async () => snapshots.abortAll());
 
@@ -165,6 +187,8 @@ function checkBatch(messages: readonly Message[], sender: NodeId, nodeId: NodeId
     if (message.type === 'snap') {
       return { status: 400, code: 'peer_bad_body', message: `message ${position} is a snap message: it travels with its data on ${PEER_ROUTE_PATHS.snapshot}` };
     }
+    const flaw = messageFlaw(message);
+    if (flaw !== undefined) return { status: 400, code: 'peer_bad_body', message: `message ${position}: ${flaw}` };
   }
   return undefined;
 }
@@ -227,6 +251,8 @@ class SnapshotReceiver {
 
   /** Takes one chunk; on the last one returns the `snap` message to deliver. */
   receive(sender: NodeId, chunk: SnapshotChunk): { deliver: Message | undefined } | Refusal {
+    const flaw = chunkFlaw(chunk);
+    if (flaw !== undefined) return { status: 400, code: 'peer_bad_body', message: `snapshot chunk: ${flaw}` };
     const current = this.streams.get(sender);
     if (chunk.abort) {
       if (current?.streamId === chunk.streamId) this.abort(sender, current);
@@ -256,6 +282,8 @@ class SnapshotReceiver {
     if (message === undefined || message.type !== 'snap' || meta === undefined || chunk.offsetBytes !== 0) {
       return { status: 400, code: 'peer_bad_body', message: 'the first snapshot chunk must start at 0 and carry a snap message with its metadata' };
     }
+    const flaw = messageFlaw(message);
+    if (flaw !== undefined) return { status: 400, code: 'peer_bad_body', message: `snap message: ${flaw}` };
     if (message.from !== sender) {
       return { status: 403, code: 'peer_sender_mismatch', message: `snap message claims to be from ${JSON.stringify(message.from)} in a request from ${JSON.stringify(sender)}` };
     }
@@ -271,6 +299,7 @@ class SnapshotReceiver {
     try {
       sink = this.handlers.onSnapshotStart(sender, meta);
     } catch (error) {
+      rethrowIfAssertion(error);
       return { status: 500, code: 'peer_snapshot_failed', message: `opening a sink for snapshot ${meta.index} failed: ${describe(error)}` };
     }
     if (sink === undefined) return { status: 503, code: 'peer_snapshot_refused', message: `node ${JSON.stringify(this.nodeId)} refused snapshot ${meta.index} (term ${meta.term})` };
@@ -286,6 +315,7 @@ class SnapshotReceiver {
     try {
       if (chunk.data.byteLength > 0) stream.sink.write(chunk.data);
     } catch (error) {
+      rethrowIfAssertion(error);
       this.abort(sender, stream);
       return { status: 500, code: 'peer_snapshot_failed', message: `writing the snapshot failed: ${describe(error)}` };
     }
@@ -303,6 +333,7 @@ class SnapshotReceiver {
     try {
       stream.sink.commit(stream.dataCrc32c);
     } catch (error) {
+      rethrowIfAssertion(error);
       stream.sink.abort();
       const mismatch = (error as { code?: unknown }).code === 'SNAPSHOT_CHECKSUM_MISMATCH';
       return mismatch

@@ -61,6 +61,8 @@ export function validateRaftConfig(config: RaftConfig): void {
   );
   assert(!config.leaseReads || config.checkQuorum, 'raft config: lease reads need checkQuorum');
   assert(config.maxClockDriftRatio >= 0 && config.maxClockDriftRatio < 0.5, 'raft config: maxClockDriftRatio in [0, 0.5)');
+  const leaseProblem = leaseTooShort(config);
+  assert(!config.leaseReads || leaseProblem === undefined, `raft config: ${leaseProblem ?? ''}`);
   assert(config.maxInflightAppends >= 1, 'raft config: maxInflightAppends >= 1');
   assert(config.maxAppendBytes >= 1, 'raft config: maxAppendBytes >= 1');
   assert(config.maxPendingReads >= 1, 'raft config: maxPendingReads >= 1');
@@ -75,4 +77,18 @@ export function validateRaftConfig(config: RaftConfig): void {
 export function leaseTicks(config: Pick<RaftConfig, 'electionTicks' | 'maxClockDriftRatio'>): number {
   const drift = config.maxClockDriftRatio;
   return Math.floor(((config.electionTicks - 1) * (1 - drift)) / (1 + drift)) - 1;
+}
+
+/**
+ * Why lease reads cannot work with these settings (a lease under one tick,
+ * e.g. electionTicks 3 with drift 0.49 gives -1), or undefined if they can.
+ * Lease reads are refused then rather than silently never served.
+ */
+export function leaseTooShort(config: Pick<RaftConfig, 'electionTicks' | 'maxClockDriftRatio'>): string | undefined {
+  const ticks = leaseTicks(config);
+  if (ticks >= 1) return undefined;
+  return (
+    `electionTicks ${config.electionTicks} with maxClockDriftRatio ${config.maxClockDriftRatio} leaves a lease of ${ticks} ticks; ` +
+    'lease reads need at least 1: raise electionTicks or lower the drift'
+  );
 }

@@ -92,7 +92,8 @@ export class RaftLog {
     private readonly maxCommittedBytesPerReady: number,
   ) {
     this.unstable = new UnstableTail(storage.lastIndex() + 1);
-    const snapshotIndex = storage.firstIndex() - 1;
+    // The state machine holds at least the snapshot (the log may keep a tail below it).
+    const snapshotIndex = storage.snapshotMeta().index;
     this.applied = Math.max(applied, snapshotIndex);
     // The state machine may have applied past the last commit index persisted
     // with the hard state: whatever it applied was committed.
@@ -153,6 +154,10 @@ export class RaftLog {
    */
   maybeAppend(prevIndex: number, prevTerm: number, leaderCommit: number, entries: readonly Entry[]): number | undefined {
     if (!this.matchTerm(prevIndex, prevTerm)) return undefined;
+    entries.forEach((entry, i) => {
+      assert(entry.index === prevIndex + 1 + i, `appended entry ${entry.index} does not follow ${prevIndex + i}`);
+      assert(entry.term >= prevTerm && entry.term >= (entries[i - 1]?.term ?? 0), `appended entry ${entry.index} has a term below the one before it`);
+    });
     const lastNew = prevIndex + entries.length;
     const conflict = this.findConflict(entries);
     if (conflict !== 0) {

@@ -10,7 +10,12 @@ export class MemoryStorage implements LogStorage {
   hardState: HardState = EMPTY_HARD_STATE;
   private meta: SnapshotMeta;
   snapshotData: Uint8Array = new Uint8Array(0);
-  /** entries[i] has index meta.index + 1 + i. */
+  /**
+   * The entry before the first one kept: the snapshot's own index, or lower
+   * when compaction keeps a catch-up tail below the snapshot (as etcd does).
+   */
+  private floor: { index: number; term: number } = { index: 0, term: 0 };
+  /** entries[i] has index floor.index + 1 + i. */
   private log: Entry[] = [];
 
   constructor(initialConf: ConfState = { voters: [], learners: [] }) {
@@ -31,22 +36,22 @@ export class MemoryStorage implements LogStorage {
   }
 
   firstIndex(): number {
-    return this.meta.index + 1;
+    return this.floor.index + 1;
   }
 
   lastIndex(): number {
-    return this.meta.index + this.log.length;
+    return this.floor.index + this.log.length;
   }
 
   term(index: number): number | undefined {
-    if (index === this.meta.index) return this.meta.term;
-    if (index < this.meta.index || index > this.lastIndex()) return undefined;
-    return this.log[index - this.meta.index - 1]?.term;
+    if (index === this.floor.index) return this.floor.term;
+    if (index < this.floor.index || index > this.lastIndex()) return undefined;
+    return this.log[index - this.floor.index - 1]?.term;
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
     assert(lo >= this.firstIndex() && hi <= this.lastIndex() + 1, `entries [${lo},${hi}) outside the log`);
-    const base = this.meta.index + 1;
+    const base = this.floor.index + 1;
     return limitSize(this.log.slice(lo - base, hi - base), maxBytes);
   }
 
@@ -64,22 +69,31 @@ export class MemoryStorage implements LogStorage {
     if (!first) return;
     assert(first.index > this.meta.index, `append at ${first.index} below snapshot ${this.meta.index}`);
     assert(first.index <= this.lastIndex() + 1, `append at ${first.index} leaves a gap after ${this.lastIndex()}`);
-    this.log.length = first.index - this.meta.index - 1;
+    this.log.length = first.index - this.floor.index - 1;
     this.log.push(...entries);
   }
 
   /** Replaces everything with a received snapshot. */
   installSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
     this.meta = meta;
+    this.floor = { index: meta.index, term: meta.term };
     this.snapshotData = data;
     this.log = [];
   }
 
-  /** Records a snapshot taken at an applied index and drops the log up to it. */
-  compact(meta: SnapshotMeta, data: Uint8Array): void {
+  /**
+   * Records a snapshot taken at an applied index and drops the log up to it,
+   * except for the last `keepEntries` entries at or below it: a follower that
+   * is only that far behind catches up from the log, not from a snapshot.
+   */
+  compact(meta: SnapshotMeta, data: Uint8Array, keepEntries = 0): void {
     assert(meta.index >= this.meta.index && meta.index <= this.lastIndex(), `compact to ${meta.index} outside the log`);
     assert(this.term(meta.index) === meta.term, `snapshot term ${meta.term} differs from log at ${meta.index}`);
-    this.log = this.log.slice(meta.index - this.meta.index);
+    assert(Number.isSafeInteger(keepEntries) && keepEntries >= 0, `keepEntries ${keepEntries} must be a count`);
+    const floorIndex = Math.max(this.floor.index, meta.index - keepEntries);
+    const floorTerm = this.term(floorIndex) as number;
+    this.log = this.log.slice(floorIndex - this.floor.index);
+    this.floor = { index: floorIndex, term: floorTerm };
     this.meta = meta;
     this.snapshotData = data;
   }
@@ -89,6 +103,7 @@ export class MemoryStorage implements LogStorage {
     const copy = new MemoryStorage(this.meta.conf);
     copy.hardState = this.hardState;
     copy.meta = this.meta;
+    copy.floor = this.floor;
     copy.snapshotData = this.snapshotData;
     copy.log = [...this.log];
     return copy;

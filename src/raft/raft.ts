@@ -158,7 +158,8 @@ export class Raft {
   }
 
   private loadConfLog(): void {
-    const first = this.log.firstIndex();
+    // The snapshot's configuration already includes any change in a catch-up tail kept below it.
+    const first = Math.max(this.log.firstIndex(), this.log.storage.snapshotMeta().index + 1);
     const last = this.log.lastIndex();
     for (let lo = first; lo <= last; ) {
       const batch = this.log.slice(lo, last + 1, this.config.maxCommittedBytesPerReady);
@@ -575,12 +576,15 @@ export class Raft {
       this.send({ type: 'appResp', to: m.from, index: this.log.committed });
       return;
     }
-    // Entries from the first conflict on replace ours, configurations included.
+    // Entries from the first conflict on replace ours, configurations included; the
+    // configurations change only once the log accepted the entries (its checks may throw).
     const conflict = this.log.matchTerm(m.index, m.logTerm) ? this.log.findConflict(m.entries) : 0;
-    if (conflict !== 0) this.truncateConfLog(conflict);
     const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
     if (lastNew !== undefined) {
-      if (conflict !== 0) this.trackConfEntries(m.entries.filter((e) => e.index >= conflict));
+      if (conflict !== 0) {
+        this.truncateConfLog(conflict);
+        this.trackConfEntries(m.entries.filter((e) => e.index >= conflict));
+      }
       this.send({ type: 'appResp', to: m.from, index: lastNew });
       return;
     }

@@ -15,11 +15,14 @@ export interface LogStorage {
    */
   entries(lo: number, hi: number, maxBytes: number): Entry[];
   /**
-   * The term of the entry at index, for firstIndex()-1 <= index <= lastIndex()
-   * (firstIndex()-1 is the snapshot's own index); undefined outside that range.
+   * The term of the entry at index, for firstIndex()-1 <= index <= lastIndex();
+   * undefined outside that range.
    */
   term(index: number): number | undefined;
-  /** The first index still in the log (snapshot index + 1). */
+  /**
+   * The first index still in the log: snapshot index + 1, or lower when
+   * compaction keeps a catch-up tail of entries the snapshot already covers.
+   */
   firstIndex(): number;
   /** The last index in the log; snapshot index when the log is empty. */
   lastIndex(): number;

@@ -10,7 +10,8 @@
 //   setHardState(hs)      term/vote: durable before it returns; commit: with the next sync
 //   sync() / syncNow()    one fdatasync for everything written before the call
 //   saveSnapshot(meta, data)      own snapshot; compacts the log below it
-//   installSnapshot(meta, data) / beginSnapshotInstall(meta)   a leader's snapshot; discards the log
+//   stageSnapshot(meta) -> write / commit / abort   receive a leader's snapshot (streamed to disk)
+//   installStagedSnapshot(meta)   the core accepted it: it becomes the snapshot; discards the log
 //   loadSnapshot() / openSnapshotReader(index)
 //   close()
 // After any failed write or fsync every write throws StorageFailedError.
@@ -22,10 +23,10 @@ import { assert } from '../lib/assert.js';
 import { StorageFailedError } from './errors.js';
 import { readHardStateFileSync, writeHardStateFileSync } from './hard-state-file.js';
 import type { FileIo } from './io.js';
-import { TEMPORARY_SUFFIX, nodeFileIo } from './io.js';
+import { TEMPORARY_SUFFIX, fsyncDirSync, nodeFileIo } from './io.js';
 import { SEGMENT_HEADER_BYTES, ENTRY_RECORD_OVERHEAD_BYTES } from './record.js';
 import type { SnapshotFile, SnapshotReader } from './snapshot-store.js';
-import { SnapshotWriter, listSnapshotFiles, loadSnapshotFile, openSnapshotFile, pruneSnapshotFiles } from './snapshot-store.js';
+import { SnapshotWriter, listSnapshotFiles, loadSnapshotFile, openSnapshotFile, pruneSnapshotFiles, snapshotFileName } from './snapshot-store.js';
 import type { StorageLogEvent, WalLimits, WalRecoveryReport } from './wal.js';
 import { Wal } from './wal.js';
 
@@ -51,23 +52,39 @@ export interface RecoveryReport extends WalRecoveryReport {
   readonly hardState: HardState;
 }
 
+/**
+ * Received snapshots kept until the core accepts one (as many as the receiver
+ * takes streams at once, maxSnapshotStreams): a later stream never removes an
+ * earlier one, which the core may already have accepted.
+ */
+export const MAX_STAGED_SNAPSHOTS = 8;
+/** Subdirectory of received, not yet installed snapshots; emptied at open (the core forgot them). */
+const STAGING_DIR = 'staging';
 const MIN_SEGMENT_BYTES = 64 * 1024;
 const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
 const EMPTY_CONF: ConfState = Object.freeze({ voters: [], learners: [] });
 
-/** What a streamed snapshot's receiver writes chunks into; `commit` installs it. */
-export interface SnapshotInstallWriter {
+/** What a streamed snapshot's receiver writes chunks into; `commit` stages it for installStagedSnapshot. */
+export interface SnapshotStagingWriter {
   readonly meta: SnapshotMeta;
   write(chunk: Uint8Array): void;
-  /** Verifies the data against the sender's checksum, then installs it as installSnapshot does. */
+  /** Verifies the data against the sender's checksum (SnapshotChecksumError), then keeps the file staged. */
   commit(expectedDataCrc32c: number): void;
   abort(): void;
+}
+
+interface StagedSnapshot {
+  readonly meta: SnapshotMeta;
+  readonly file: string;
 }
 
 export class RaftStorage implements LogStorage {
   private hardStateValue: HardState;
   private snapshot: SnapshotMeta;
   private snapshotFiles: SnapshotFile[];
+  /** Received snapshots by file, oldest first. */
+  private readonly staged = new Map<string, StagedSnapshot>();
+  private stagedSequence = 0;
 
   private constructor(
     private readonly io: FileIo,
@@ -99,6 +116,9 @@ export class RaftStorage implements LogStorage {
     const log = options.onLog ?? ((): void => undefined);
     io.mkdirSync(dir);
     removeTemporaryFiles(io, dir, io.readdirSync(dir));
+    const stagingDir = path.join(dir, STAGING_DIR);
+    io.mkdirSync(stagingDir);
+    for (const name of io.readdirSync(stagingDir)) io.unlinkSync(path.join(stagingDir, name));
     const files = io.readdirSync(dir);
     const snapshotFiles = listSnapshotFiles(dir, files);
     const newest = snapshotFiles[snapshotFiles.length - 1];
@@ -198,49 +218,43 @@ export class RaftStorage implements LogStorage {
 
   /**
    * Saves this node's own snapshot at meta.index (which must be committed and
-   * in the log with meta.term), then compacts the log below it and prunes
-   * old snapshot files.
+   * in the log with meta.term), then compacts the log below it, keeping the
+   * last `keepEntries` entries at or below it as a catch-up tail (a follower
+   * that far behind is sent entries, not the snapshot; a restart drops the
+   * tail), and prunes old snapshot files.
    */
-  /**
-   * Saves our own snapshot and compacts the log below it, keeping the last
-   * `retainEntries` entries before the snapshot: a follower briefly behind
-   * then catches up from the log instead of receiving the whole ledger. The
-   * tail lives as long as the process; after a restart the log starts at the
-   * snapshot again.
-   */
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, retainEntries = 0): void {
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, keepEntries = 0): void {
     this.checkWritable();
     assert(meta.index > this.snapshot.index, `snapshot at ${meta.index} is not newer than ${this.snapshot.index}`);
     assert(meta.index <= this.hardStateValue.commit, `snapshot at ${meta.index} is above the commit index ${this.hardStateValue.commit}`);
     assert(this.wal.term(meta.index) === meta.term, `snapshot ${meta.index}/${meta.term} does not match the log`);
-    assert(Number.isSafeInteger(retainEntries) && retainEntries >= 0, `retainEntries must be a whole number, got ${retainEntries}`);
+    assert(Number.isSafeInteger(keepEntries) && keepEntries >= 0, `keepEntries ${keepEntries} must be a count`);
     this.writeSnapshotFile(meta, data);
-    const compactTo = meta.index - retainEntries;
-    const compactTerm = this.wal.term(compactTo);
-    if (compactTo >= this.wal.firstIndex() && compactTerm !== undefined) this.wal.compact(compactTo, compactTerm);
+    const floor = Math.max(this.wal.firstIndex() - 1, meta.index - keepEntries);
+    this.wal.compact(floor, this.wal.term(floor) as number);
     this.snapshot = meta;
     this.pruneSnapshots();
+    this.pruneStagedSnapshots();
   }
 
   /**
-   * Installs a snapshot received from the leader: it becomes the latest
-   * snapshot atomically and the whole log is discarded, so the log restarts
-   * after meta.index.
+   * Receives a leader's snapshot in chunks, straight into a file of the
+   * snapshot format under staging/ (written once, never held in memory).
+   * Nothing changes until installStagedSnapshot picks it. Several may be
+   * staged at once (streams from would-be leaders of different terms); at
+   * most MAX_STAGED_SNAPSHOTS, beyond which a new stream is refused: evicting
+   * one could remove the file the core just accepted.
    */
-  installSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
+  stageSnapshot(meta: SnapshotMeta): SnapshotStagingWriter {
     this.checkWritable();
-    assert(meta.index > this.snapshot.index, `snapshot at ${meta.index} is not newer than ${this.snapshot.index}`);
-    this.writeSnapshotFile(meta, data);
-    this.adoptInstalledSnapshot(meta);
-  }
-
-  /** Starts receiving a snapshot in chunks; nothing changes until commit() verifies and installs it. */
-  beginSnapshotInstall(meta: SnapshotMeta): SnapshotInstallWriter {
-    this.checkWritable();
-    assert(meta.index > this.snapshot.index, `snapshot at ${meta.index} is not newer than ${this.snapshot.index}`);
+    this.pruneStagedSnapshots();
+    if (this.staged.size >= MAX_STAGED_SNAPSHOTS) {
+      throw new Error(`${this.staged.size} received snapshots await installation, the most kept (MAX_STAGED_SNAPSHOTS); try again later`);
+    }
+    const name = `staged-${snapshotFileName(meta.index, meta.term).slice('snap-'.length, -'.snap'.length)}-${++this.stagedSequence}.snap`;
     let writer: SnapshotWriter | undefined;
     this.guard('snapshot write', () => {
-      writer = new SnapshotWriter(this.io, this.dir, meta);
+      writer = new SnapshotWriter(this.io, path.join(this.dir, STAGING_DIR), meta, name);
     });
     const open = writer as SnapshotWriter;
     return {
@@ -251,11 +265,36 @@ export class RaftStorage implements LogStorage {
       },
       commit: (expectedDataCrc32c) => {
         this.checkWritable();
-        this.guard('snapshot write', () => open.finish(expectedDataCrc32c), true);
-        this.adoptInstalledSnapshot(meta);
+        let file = '';
+        this.guard('snapshot write', () => {
+          file = open.finish(expectedDataCrc32c).file;
+        }, true);
+        this.staged.set(file, { meta, file });
       },
       abort: () => this.guard('snapshot abort', () => open.abort()),
     };
+  }
+
+  /**
+   * Installs the staged snapshot the core accepted (any one with its index and
+   * term: the state machine is deterministic, so they hold the same state): it
+   * is renamed into place as the latest snapshot and the whole log is
+   * discarded, so the log restarts after meta.index. Returns it, verified.
+   */
+  installStagedSnapshot(meta: SnapshotMeta): Snapshot {
+    this.checkWritable();
+    assert(meta.index > this.snapshot.index, `snapshot at ${meta.index} is not newer than ${this.snapshot.index}`);
+    const staged = [...this.staged.values()].find((s) => s.meta.index === meta.index && s.meta.term === meta.term);
+    assert(staged !== undefined, `snapshot ${meta.index} (term ${meta.term}) was not received`);
+    const target = path.join(this.dir, snapshotFileName(meta.index, meta.term));
+    this.guard('snapshot install', () => {
+      this.io.renameSync(staged.file, target);
+      fsyncDirSync(this.io, this.dir);
+    });
+    this.staged.delete(staged.file);
+    this.adoptInstalledSnapshot(meta);
+    this.pruneStagedSnapshots();
+    return loadSnapshotFile(this.io, { file: target, index: meta.index, term: meta.term });
   }
 
   /** The newest snapshot, verified against its checksum; undefined before the first. */
@@ -296,6 +335,15 @@ export class RaftStorage implements LogStorage {
     this.snapshot = meta;
     this.hardStateValue = { ...this.hardStateValue, commit: Math.max(this.hardStateValue.commit, meta.index) };
     this.pruneSnapshots();
+  }
+
+  /** Removes staged snapshots the latest snapshot covers: the core can no longer want them. */
+  private pruneStagedSnapshots(): void {
+    for (const staged of [...this.staged.values()]) {
+      if (staged.meta.index > this.snapshot.index) continue;
+      this.staged.delete(staged.file);
+      this.guard('snapshot prune', () => this.io.unlinkSync(staged.file));
+    }
   }
 
   private pruneSnapshots(): void {

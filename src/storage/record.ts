@@ -14,7 +14,7 @@
 // record rather than by whatever the wrong length happens to point at.
 
 import type { Entry, EntryType } from '../raft/types.js';
-import { unreachable } from '../lib/assert.js';
+import { assert, unreachable } from '../lib/assert.js';
 import { crc32c } from './crc32c.js';
 
 export const SEGMENT_MAGIC = Buffer.from('RLWALSEG', 'latin1');
@@ -31,7 +31,13 @@ export type RecordTypeCode = (typeof RecordType)[keyof typeof RecordType];
 
 const MAX_SAFE_HIGH_WORD = 0x1fffff;
 
+/**
+ * Writes a safe integer as u64. The last line of defence: a value readU64
+ * could not read back would poison the disk for every restart, so it is a
+ * programmer error here (peer input is bounded far below, in peer-validate.ts).
+ */
 export function writeU64(buffer: Buffer, offset: number, value: number): void {
+  assert(Number.isSafeInteger(value) && value >= 0, `cannot store ${value} as a u64: not a non-negative safe integer`);
   buffer.writeUInt32LE(value >>> 0, offset);
   buffer.writeUInt32LE(Math.floor(value / 0x1_0000_0000), offset + 4);
 }

@@ -70,8 +70,14 @@ export class SnapshotWriter {
   private dataCrc = 0;
   private done = false;
 
-  constructor(private readonly io: FileIo, private readonly dir: string, readonly meta: SnapshotMeta) {
-    this.target = path.join(dir, snapshotFileName(meta.index, meta.term));
+  constructor(
+    private readonly io: FileIo,
+    private readonly dir: string,
+    readonly meta: SnapshotMeta,
+    /** Another name than snap-<index>-<term>.snap: a received snapshot is staged under its own name. */
+    fileName = snapshotFileName(meta.index, meta.term),
+  ) {
+    this.target = path.join(dir, fileName);
     this.temporary = `${this.target}${TEMPORARY_SUFFIX}`;
     this.metaBytes = Buffer.from(JSON.stringify({ index: meta.index, term: meta.term, conf: meta.conf }), 'utf8');
     assert(this.metaBytes.length <= MAX_META_BYTES, 'snapshot metadata too large');

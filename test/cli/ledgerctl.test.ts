@@ -1,7 +1,14 @@
-// ledgerctl status renders the leader's lag figures as a table.
+// ledgerctl: status renders the leader's lag figures as a table, asked of any
+// node; --help; it runs through npm's bin symlinks (npx ledgerctl).
 
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { renderStatus } from '../../src/cli/ledgerctl.js';
+import { ProcessCluster } from '../cluster/harness.js';
+import { LEDGERCTL } from '../cluster/ledgerd-process.js';
 
 t.test('status table shows each member with match, lag and last contact', async (t) => {
   const text = renderStatus({
@@ -24,4 +31,56 @@ t.test('status table shows each member with match, lag and last contact', async 
   t.match(text, /^n1 \*\s+voter/m, 'the leader is marked');
   t.match(text, /^n4\s+learner\s+-\s+-\s+-/m);
   t.notMatch(text, /ask it with --url/, 'no hint when asked through the leader');
+});
+
+t.test('figures a node does not know (null in JSON) show as -, never null', async (t) => {
+  const text = renderStatus({
+    id: 'n2', role: 'follower', term: 4, leader: 'n1', commit_index: 7, applied_index: 7, last_log_index: 7, snapshot_index: 0,
+    members: [{ id: 'n1', url: null, voter: true, match_index: null, lag_entries: null, last_contact_ms: null }],
+  });
+  t.match(text, /^n1 \*\s+voter\s+-\s+-\s+-\s+-$/m);
+  t.notMatch(text, /null/);
+});
+
+function ledgerctl(args: readonly string[], script = LEDGERCTL): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [script, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
+    });
+  });
+}
+
+t.test('--help exits 0 on stdout and names LEDGER_URL and LEDGER_TOKEN, also through a bin link as npx runs it', async (t) => {
+  const help = await ledgerctl(['--help']);
+  t.equal(help.code, 0);
+  t.equal(help.stderr, '');
+  t.match(help.stdout, /LEDGER_URL/);
+  t.match(help.stdout, /LEDGER_TOKEN/);
+  t.match(readFileSync(LEDGERCTL, 'utf8'), /^#!\/usr\/bin\/env node\n/, 'the built file starts with its shebang');
+
+  // npm (and npx) run a bin through a symlink in node_modules/.bin.
+  const bin = mkdtempSync(path.join(tmpdir(), 'ledgerctl-bin-'));
+  t.teardown(() => rmSync(bin, { recursive: true, force: true }));
+  symlinkSync(LEDGERCTL, path.join(bin, 'ledgerctl'));
+  const linked = await ledgerctl(['--help'], path.join(bin, 'ledgerctl'));
+  t.equal(linked.code, 0);
+  t.match(linked.stdout, /LEDGER_URL/, 'run through a symlink, it still runs');
+
+  const wrong = await ledgerctl(['frobnicate']);
+  t.equal(wrong.code, 2, 'an unknown command is an error');
+  t.match(wrong.stderr, /unknown command frobnicate/);
+});
+
+t.test('status asked a follower finds the leader and prints its lag table', async (t) => {
+  const cluster = new ProcessCluster();
+  t.teardown(() => cluster.close());
+  const { leader, followers } = await cluster.startStableTrio();
+  const status = await ledgerctl(['--url', followers[0].url, 'status']);
+  t.equal(status.code, 0, status.stderr);
+  t.match(status.stdout, new RegExp(`asked ${followers[0].id} \\(follower\\); figures from the leader at ${leader.url}`));
+  t.match(status.stdout, new RegExp(`node ${leader.id}: leader`));
+  for (const follower of followers) {
+    t.match(status.stdout, new RegExp(`^${follower.id}\\s+voter\\s+\\d+\\s+\\d+\\s+\\d+ ms\\s+http`, 'm'), `${follower.id} has match, lag and last contact`);
+  }
+  t.notMatch(status.stdout, /null/);
 });

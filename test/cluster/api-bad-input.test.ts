@@ -33,7 +33,9 @@ const cases: BadRequest[] = [
   // bodies that are not the JSON asked for
   { name: 'malformed JSON', path: '/v1/transfers', raw: '{"id": "bad.t", "amount": ', status: 400, code: 'malformed_json' },
   { name: 'trailing garbage after JSON', path: '/v1/accounts', raw: '{"id":"bad.a","ledger":"USD"} x', status: 400, code: 'malformed_json' },
-  { name: '__proto__ poisoning', path: '/v1/accounts', raw: '{"id":"bad.a","ledger":"USD","__proto__":{"admin":true}}', status: 400, code: 'malformed_json' },
+  { name: 'a top-level __proto__ is an unknown field', path: '/v1/accounts', raw: '{"id":"bad.a","ledger":"USD","__proto__":{"admin":true}}', status: 400, code: 'invalid_body', paths: ['__proto__'], issueCode: 'unknown_field' },
+  { name: 'an amount JSON.parse would round to 3', path: '/v1/transfers', raw: rawTransfer('2.9999999999999999'), status: 400, code: 'invalid_body', paths: ['amount'], issueCode: 'not_an_integer' },
+  { name: 'an amount given twice', path: '/v1/transfers', raw: rawTransfer('5').replace('"ledger"', '"amount":500,"ledger"'), status: 400, code: 'invalid_body', paths: ['amount'], issueCode: 'duplicate_key' },
   { name: 'text/plain content type', path: '/v1/accounts', raw: '{"id":"bad.a","ledger":"USD"}', headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported_media_type' },
   { name: 'form content type', path: '/v1/transfers', raw: 'id=bad.t&amount=1', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415, code: 'unsupported_media_type' },
   { name: 'no content type', path: '/v1/items', raw: '{"sku":"bad.s","on_hand":1}', headers: {}, status: 415, code: 'unsupported_media_type' },

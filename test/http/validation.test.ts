@@ -25,7 +25,7 @@ const longId = 'x'.repeat(129);
 
 const cases: BadRequest[] = [
   { name: 'malformed JSON', url: '/v1/accounts', headers: json, payload: '{"id": "a",', status: 400, code: 'malformed_json' },
-  { name: 'proto poisoning', url: '/v1/accounts', headers: json, payload: '{"id": "a", "ledger": "USD", "__proto__": {"x": 1}}', status: 400, code: 'malformed_json' },
+  { name: 'a top-level __proto__ is an unknown field like any other', url: '/v1/accounts', headers: json, payload: '{"id": "a", "ledger": "USD", "__proto__": {"x": 1}}', status: 400, code: 'invalid_body', paths: ['__proto__'], issueCodes: ['unknown_field'] },
   { name: 'text/plain body', url: '/v1/accounts', headers: { 'content-type': 'text/plain' }, payload: '{"id":"a","ledger":"USD"}', status: 415, code: 'unsupported_media_type' },
   { name: 'form body', url: '/v1/transfers', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'id=a', status: 415, code: 'unsupported_media_type' },
   { name: 'content type that only starts like JSON', url: '/v1/accounts', headers: { 'content-type': 'application/jsonx' }, payload: '{"id":"a","ledger":"USD"}', status: 415, code: 'unsupported_media_type' },

@@ -2,10 +2,14 @@
 // real SQLite files.
 
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { encodeEntry, LedgerStateMachine, type Command } from '../../src/ledger/index.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/ledger/snapshot.js';
+import { setup as crashSetup } from './fixtures/restore-setup.js';
 import { Driver, temporaryDirectory } from './harness.js';
 
 const setup: Command[] = [
@@ -251,4 +255,26 @@ t.test('a batch that throws midway leaves nothing of any of its entries, in memo
   t.equal(reopened.machine.queries.transfer('ok'), undefined);
   reopened.machine.close();
   t.end();
+});
+
+t.test('a crash at any step of a restore onto a file leaves the whole old state or the whole new one', async (t) => {
+  const child = fileURLToPath(new URL('./fixtures/restore-crash-child.js', import.meta.url));
+  const source = new Driver();
+  source.apply(crashSetup[0]!);
+  const snapshot = source.machine.snapshot();
+  for (const step of ['rm-wal', 'rm-shm', 'rename']) {
+    const directory = temporaryDirectory(t);
+    const path = join(directory, 'ledger.db');
+    const snapshotFile = join(directory, 'snapshot.bin');
+    writeFileSync(snapshotFile, snapshot);
+    const run = spawnSync(process.execPath, [child, path, snapshotFile, step], { encoding: 'utf8' });
+    t.equal(run.signal, 'SIGKILL', `killed at ${step}`, { stderr: run.stderr, stdout: run.stdout });
+    const reopened = new Driver(path);
+    t.equal(reopened.machine.appliedIndex(), crashSetup.length, `after a crash at ${step} the old state is whole`);
+    t.equal(reopened.machine.queries.account('b')?.credits_posted, 12n);
+    t.ok(reopened.machine.verifyChain().ok, 'and its chain verifies');
+    reopened.machine.restore(snapshot);
+    t.equal(reopened.machine.appliedIndex(), 1, 'a restore run again completes');
+    reopened.machine.close();
+  }
 });

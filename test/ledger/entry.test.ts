@@ -93,9 +93,11 @@ t.test('metadata nested deeper than the limit is refused with an issue, never a 
   t.end();
 });
 
-t.test('metadata: JSON values only, size in UTF-8 bytes, "__proto__" refused rather than silently dropped', (t) => {
+t.test('metadata: JSON values only, size in UTF-8 bytes, "__proto__" kept as an ordinary own key', (t) => {
   const account = (metadata: unknown) => accountsRequestSchema.safeParse({ id: 'a', ledger: 'USD', metadata });
-  t.notOk(account(JSON.parse('{"__proto__":{"x":1},"a":1}')).success);
+  const proto = account(JSON.parse('{"__proto__":{"x":1},"constructor":{"prototype":2},"a":1}')).data?.[0]?.metadata;
+  t.equal(JSON.stringify(proto), '{"__proto__":{"x":1},"constructor":{"prototype":2},"a":1}', 'kept, in order, as data');
+  t.equal(Object.getPrototypeOf(proto), Object.prototype, 'the prototype is untouched');
   t.notOk(account({ a: Number.POSITIVE_INFINITY }).success);
   t.notOk(account([1]).success, 'an array is not an object');
   t.ok(account({ s: 'é'.repeat(2000) }).success, '4007 bytes');

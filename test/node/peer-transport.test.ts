@@ -6,6 +6,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import type { Message } from '../../src/raft/types.js';
 import { Prng } from '../../src/lib/prng.js';
+import { encodeConfChange } from '../../src/raft/membership.js';
 import { SECRET, connect, entry, listen, message, sleep, startNode, waitFor } from './peer-harness.js';
 import type { TestNode } from './peer-harness.js';
 
@@ -73,10 +74,16 @@ t.test('large batches: thousands of entries with binary data arrive intact', asy
   for (let m = 0; m < 20; m++) {
     const entries = [];
     for (let e = 0; e < 500; e++) {
+      index += 1;
+      if (prng.chance(0.1)) {
+        // A configuration entry must decode as one (the receiver refuses it otherwise).
+        const change = encodeConfChange({ type: 'addLearner', nodeId: `n${prng.int(4, 99)}`, context: `http://127.0.0.1:${prng.int(1024, 65535)}` });
+        entries.push({ ...entry(index, change, 3), type: 'conf' as const });
+        continue;
+      }
       const data = new Uint8Array(prng.int(0, 600));
       for (let b = 0; b < data.length; b++) data[b] = prng.int(0, 255);
-      index += 1;
-      entries.push({ ...entry(index, data, 3), type: prng.chance(0.1) ? 'conf' as const : 'normal' as const });
+      entries.push(entry(index, data, 3));
     }
     sent.push(message({ type: 'app', from: 'n1', to: 'n2', term: 3, index: index - 500, logTerm: 3, entries, commit: index - 600 > 0 ? index - 600 : 0 }));
   }

@@ -17,6 +17,10 @@ export class TestCluster {
   readonly cut = new Set<string>();
   /** Every message sent, for assertions about traffic. */
   readonly sent: Message[] = [];
+  /** Messages the network holds back (see holdIf) until a test releases them, possibly much later. */
+  readonly held: Message[] = [];
+  /** Messages for which this returns true are held instead of delivered. */
+  holdIf: ((m: Message) => boolean) | undefined;
   private inbox: Message[] = [];
   private readonly overrides: Partial<RaftConfig>;
 
@@ -97,7 +101,8 @@ export class TestCluster {
       for (const m of inbox) {
         moved = true;
         const to = this.nodes.get(m.to);
-        if (to && !this.cut.has(`${m.from}>${m.to}`)) to.step(m);
+        if (this.holdIf?.(m)) this.held.push(m);
+        else if (to && !this.cut.has(`${m.from}>${m.to}`)) to.step(m);
       }
       if (!moved) return;
     }
@@ -107,6 +112,17 @@ export class TestCluster {
   private post(messages: readonly Message[]): void {
     this.sent.push(...messages);
     this.inbox.push(...messages);
+  }
+
+  /** Delivers held messages that match, late, to whatever node now runs under that id; then stabilizes. */
+  release(match: (m: Message) => boolean): Message[] {
+    const released = this.held.filter(match);
+    for (const m of released) {
+      this.held.splice(this.held.indexOf(m), 1);
+      this.node(m.to).step(m);
+    }
+    this.stabilize();
+    return released;
   }
 
   tick(ids: Iterable<NodeId>, times = 1): void {

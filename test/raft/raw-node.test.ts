@@ -4,7 +4,12 @@
 import t from 'tap';
 import { MemoryStorage } from '../../src/raft/memory-storage.js';
 import { committedIndex, quorumSize, voteResult } from '../../src/raft/quorum.js';
-import { leaseTicks } from '../../src/raft/config.js';
+import { AssertionFailure } from '../../src/lib/assert.js';
+import { Prng } from '../../src/lib/prng.js';
+import { DEFAULT_RAFT_CONFIG, leaseTicks } from '../../src/raft/config.js';
+import { encodeConfChange } from '../../src/raft/membership.js';
+import { RawNode } from '../../src/raft/raw-node.js';
+import type { Entry, Message } from '../../src/raft/types.js';
 import { bytes, TestCluster } from './harness.js';
 
 const three = ['n1', 'n2', 'n3'];
@@ -427,4 +432,123 @@ t.test('membership: a new leader refuses a change until an entry of its own term
   const refused = node.proposeConfChange({ type: 'addLearner', nodeId: 'n4', context: '' });
   t.equal(refused.ok, false, 'refused (the single-server change bug)');
   if (!refused.ok) t.equal(refused.error, 'confChangePending');
+});
+
+/** Lets an election timeout pass with every link cut, so that no node still honours a lease from its start-up. */
+function outlastStartupLeases(c: TestCluster, ids: readonly string[]): void {
+  for (const a of ids) for (const b of ids) if (a !== b) c.cut.add(`${a}>${b}`);
+  c.tickAll(10);
+  c.heal();
+}
+
+t.test('ReadIndex: an answer to a read round from before a restart never confirms a round of the new term', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  c.tickAll(30); // thirty confirmed rounds
+  // n2's answer to the next round is held in the network past n1's crash.
+  c.holdIf = (m) => m.type === 'heartbeatResp' && m.from === 'n2';
+  c.tickAll(1);
+  c.holdIf = undefined;
+  const late = c.held[0];
+  t.ok(late !== undefined && late.readRound > 1, `an answer to round ${late?.readRound} is in flight`);
+  c.restart('n1'); // its round counter begins again at 0
+  c.elect('n1');
+  t.ok(c.node('n1').status().term > (late?.term ?? 0), 'n1 leads a later term');
+  c.isolate('n1');
+  c.node('n1').readIndex('unconfirmed', 'readIndex');
+  c.stabilize(); // round 1 of the new term leaves, and no one answers it
+  t.equal(c.release((m) => m.type === 'heartbeatResp').length, 1, 'the old answer arrives');
+  t.notOk(
+    c.reads.get('n1')?.some((r) => r.id === 'unconfirmed'),
+    'no quorum answered a round of this term, so the read is not served (another leader may exist)',
+  );
+});
+
+t.test('elections: a vote granted in an earlier term is not counted in a later one', async (t) => {
+  const c = new TestCluster(three);
+  outlastStartupLeases(c, three);
+  // Every answer to n1's vote requests is held: n1 stays a candidate.
+  c.holdIf = (m) => m.type === 'voteResp' && m.to === 'n1';
+  c.node('n1').campaign();
+  c.stabilize();
+  const firstTerm = c.node('n1').status().term;
+  t.ok(c.held.some((m) => m.from === 'n2' && m.term === firstTerm && !m.reject), `n2 granted its term-${firstTerm} vote, still in flight`);
+  for (let i = 0; i < 40 && c.node('n1').status().term === firstTerm; i++) c.tick(['n1']);
+  t.equal(c.node('n1').status().role, 'candidate');
+  t.ok(c.node('n1').status().term > firstTerm, 'n1 campaigns again in a later term');
+  c.release((m) => m.from === 'n2' && m.term === firstTerm && !m.reject);
+  t.not(c.node('n1').status().role, 'leader', 'a vote for another term does not make n1 leader');
+});
+
+t.test('PreVote: granting a pre-vote records no vote and keeps the term (3 nodes)', async (t) => {
+  // Without CheckQuorum no lease stops the pre-vote, so n2 answers it while it still holds its vote for n1.
+  const c = new TestCluster(three, { checkQuorum: false, leaseReads: false });
+  c.elect('n1');
+  const term = c.node('n1').status().term;
+  t.equal(c.node('n2').status().vote, 'n1');
+  c.isolate('n1');
+  c.holdIf = (m) => m.type === 'vote'; // only the pre-vote round runs
+  c.node('n3').campaign();
+  c.stabilize();
+  t.ok(c.sent.some((m) => m.type === 'preVoteResp' && m.from === 'n2' && m.to === 'n3' && !m.reject), 'n2 granted the pre-vote');
+  t.equal(c.node('n2').status().term, term, 'n2 keeps its term');
+  t.equal(c.node('n2').status().vote, 'n1', 'n2 still holds its vote for n1: it could otherwise vote twice in this term');
+  t.equal((c.storages.get('n2') as MemoryStorage).hardState.vote, 'n1', 'and so does its durable hard state');
+});
+
+t.test('leadership transfer: a leader that sent TimeoutNow holds no lease for the rest of its term, even after giving the transfer up', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  c.tickAll(1);
+  t.ok(c.node('n1').status().leaseValid, 'n1 holds a lease');
+  c.holdIf = (m) => m.type === 'timeoutNow';
+  c.node('n1').transferLeadership('n2');
+  c.stabilize();
+  c.holdIf = undefined;
+  t.equal(c.held.length, 1, 'the TimeoutNow is delayed in the network');
+  c.tickAll(12); // the transfer is abandoned after an election timeout; heartbeats go on
+  t.equal(c.node('n1').status().role, 'leader');
+  t.equal(c.node('n1').status().leadTransferee, '', 'the transfer was given up');
+  t.notOk(c.node('n1').status().leaseValid, 'no lease: the TimeoutNow may still arrive');
+  // Why: it does arrive, and n2 wins a forced election that no lease stops.
+  c.isolate('n1');
+  c.release((m) => m.type === 'timeoutNow');
+  t.equal(c.node('n2').status().role, 'leader', 'n2 leads a later term');
+  t.equal(c.node('n1').status().role, 'leader', 'while n1, cut off, has not noticed');
+  t.notOk(c.node('n1').status().leaseValid, 'and serves no lease read');
+});
+
+/** An append as a leader would send it (the tests below forge ones no correct leader sends). */
+function append(from: string, to: string, term: number, prev: { index: number; term: number }, entries: Entry[], commit: number): Message {
+  return {
+    type: 'app', from, to, term, index: prev.index, logTerm: prev.term, entries, commit,
+    reject: false, rejectHint: 0, rejectHintTerm: 0, readRound: 0, readIds: [], force: false,
+  };
+}
+
+t.test('an append the log refuses leaves the membership as it was', async (t) => {
+  const c = new TestCluster(three, {}, ['n4']);
+  c.elect('n1');
+  const { term, lastIndex } = c.node('n1').status();
+  const prev = { index: lastIndex, term };
+  const change: Entry = { index: lastIndex + 1, term, type: 'conf', data: encodeConfChange({ type: 'addLearner', nodeId: 'n4', context: '' }) };
+  const n2 = c.node('n2');
+  n2.step(append('n1', 'n2', term, prev, [change], lastIndex));
+  t.same(n2.status().conf.learners, ['n4'], 'n2 holds an uncommitted change');
+  // A later leader's append that would replace it, with a gap in its entries: a programmer error.
+  const broken = append('n3', 'n2', term + 1, prev, [
+    { index: lastIndex + 1, term: term + 1, type: 'normal', data: bytes('x') },
+    { index: lastIndex + 3, term: term + 1, type: 'normal', data: bytes('y') },
+  ], lastIndex);
+  t.throws(() => n2.step(broken), AssertionFailure, 'the log refuses entries that do not follow one another');
+  t.same(n2.status().conf.learners, ['n4'], 'the configuration log was not truncated before the check');
+  t.equal(n2.status().lastIndex, lastIndex + 1, 'nor was the log');
+});
+
+t.test('lease reads with a lease under one tick are refused at construction, not silently never served', async (t) => {
+  const config = { ...DEFAULT_RAFT_CONFIG, id: 'n1', applied: 0, random: new Prng(1), heartbeatTicks: 1, electionTicks: 3, maxClockDriftRatio: 0.49 };
+  t.equal(leaseTicks(config), -1);
+  t.throws(() => new RawNode(config, MemoryStorage.bootstrap(['n1'])), /electionTicks 3 with maxClockDriftRatio 0.49 leaves a lease of -1 ticks/);
+  t.doesNotThrow(() => new RawNode({ ...config, leaseReads: false }, MemoryStorage.bootstrap(['n1'])), 'without lease reads the setting is fine');
+  t.doesNotThrow(() => new RawNode({ ...config, electionTicks: 7 }, MemoryStorage.bootstrap(['n1'])), 'nor with a longer election timeout');
 });

@@ -34,6 +34,10 @@ export interface DriverSimResult {
 
 const quiet: NodeLogger = { info() {}, warn() {}, error() {} };
 const ACCOUNTS = ['a', 'b', 'c'];
+/** A client's retries of one transfer: exponential from the base, capped, jittered, and at most this many. */
+const WRITE_ATTEMPTS = 6;
+const RETRY_BASE_MS = 100;
+const RETRY_CAP_MS = 2_000;
 
 class SimLink implements Transport {
   constructor(
@@ -201,7 +205,7 @@ export class DriverSimulation {
   private async client(until: number): Promise<void> {
     // One write or read every few ms to a random live node, each tracked as its own promise.
     while (this.time.nowMs < until && !this.failure) {
-      await new Promise<void>((resolve) => this.time.schedule('sim', resolve, this.random.int(1, 8)));
+      await new Promise<void>((resolve) => this.time.schedule('sim', resolve, this.random.int(1, 11)));
       const state = this.random.pick(this.live().length > 0 ? this.live() : [...this.states.values()]);
       const node = state.node;
       if (!node) continue;
@@ -210,15 +214,47 @@ export class DriverSimulation {
     }
   }
 
-  private async write(node: LedgerNode): Promise<void> {
+  /**
+   * A transfer as a real client sends it: retried with the same id (the
+   * ledger answers `exists` if an earlier try landed) after a backoff that
+   * doubles up to a cap, with jitter, at least the server's retry-after, and
+   * to the leader a refusal names.
+   */
+  private async write(first: LedgerNode): Promise<void> {
     const id = `t${this.nextTransfer++}`;
     const from = this.random.pick(ACCOUNTS);
     const to = ACCOUNTS[(ACCOUNTS.indexOf(from) + 1) % ACCOUNTS.length] as string;
     const command = { type: 'create_transfers', transfers: [{ id, debit_account_id: from, credit_account_id: to, amount: 1n, ledger: 'USD' }] } as Command;
-    const outcome = await node.write(command, 2000);
-    if (!outcome.ok || outcome.value.result.type !== 'create_transfers') return;
-    const status = outcome.value.result.results[0]?.status;
-    if (status === 'created' || status === 'exists') this.acknowledged.set(id, this.time.nowMs);
+    let node: LedgerNode | undefined = first;
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS && !this.failure; attempt++) {
+      if (node) {
+        const outcome = await node.write(command, 2000);
+        if (outcome.ok) {
+          if (outcome.value.result.type !== 'create_transfers') return;
+          const status = outcome.value.result.results[0]?.status;
+          if (status === 'created' || status === 'exists') this.acknowledged.set(id, this.time.nowMs);
+          return;
+        }
+        const error = outcome.error;
+        if (error.code === 'storage_failed' || error.code === 'cluster_change_refused') return;
+        node = error.code === 'not_leader' ? this.states.get(error.leaderId)?.node : undefined;
+        const retryAfterMs = 'retryAfterMs' in error ? error.retryAfterMs : 0;
+        await this.sleep(Math.max(retryAfterMs, this.retryDelayMs(attempt)));
+      } else {
+        await this.sleep(this.retryDelayMs(attempt));
+      }
+      // The named leader may be down (or unknown): any live node will name the current one.
+      if (!node) node = this.live().length > 0 ? this.random.pick(this.live()).node : undefined;
+    }
+  }
+
+  private retryDelayMs(attempt: number): number {
+    const step = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** attempt);
+    return Math.ceil(step / 2 + this.random.next() * (step / 2));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => this.time.schedule('sim', resolve, ms));
   }
 
   /** A linearizable read of the number of transfers must count every one acknowledged before it began. */

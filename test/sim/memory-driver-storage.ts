@@ -8,10 +8,12 @@ import type { SnapshotSink, SnapshotSource } from '../../src/node/transport.js';
 import { MemoryStorage } from '../../src/raft/memory-storage.js';
 import type { ConfState, Entry, HardState, NodeId, Snapshot, SnapshotMeta } from '../../src/raft/types.js';
 import { crc32c } from '../../src/storage/crc32c.js';
+import { MAX_STAGED_SNAPSHOTS } from '../../src/storage/raft-storage.js';
 
 export class MemoryDriverStorage implements DriverStorage {
   readonly recoveredWithLoss = false;
-  private staged: { meta: SnapshotMeta; data: Uint8Array } | undefined;
+  /** Received snapshots by `index/term`, as the file storage keeps them: a later one never removes an earlier one. */
+  private readonly staged = new Map<string, { meta: SnapshotMeta; data: Uint8Array }>();
 
   constructor(
     private current: MemoryStorage,
@@ -72,9 +74,10 @@ export class MemoryDriverStorage implements DriverStorage {
     this.durable = this.current.clone();
   }
 
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, keepEntries = 0): void {
     // Written and synced before it returns, like the snapshot file.
-    this.current.compact(meta, data);
+    this.current.compact(meta, data, keepEntries);
+    for (const [key, staged] of this.staged) if (staged.meta.index <= meta.index) this.staged.delete(key);
     if (this.durable.lastIndex() >= meta.index && this.durable.term(meta.index) === meta.term) this.durable.compact(meta, data);
   }
 
@@ -105,7 +108,8 @@ export class MemoryDriverStorage implements DriverStorage {
       commit: (expected) => {
         const data = Buffer.concat(chunks);
         if (crc32c(data) !== expected) throw new Error('snapshot checksum mismatch');
-        this.staged = { meta, data };
+        if (this.staged.size >= MAX_STAGED_SNAPSHOTS) throw new Error('too many received snapshots await installation');
+        this.staged.set(`${meta.index}/${meta.term}`, { meta, data });
       },
       abort: () => {
         chunks.length = 0;
@@ -114,9 +118,9 @@ export class MemoryDriverStorage implements DriverStorage {
   }
 
   installStagedSnapshot(meta: SnapshotMeta): Uint8Array {
-    const staged = this.staged;
-    assert(staged !== undefined && staged.meta.index === meta.index && staged.meta.term === meta.term, `snapshot ${meta.index} was not received`);
-    this.staged = undefined;
+    const staged = this.staged.get(`${meta.index}/${meta.term}`);
+    assert(staged !== undefined, `snapshot ${meta.index} was not received`);
+    for (const [key, other] of this.staged) if (other.meta.index <= meta.index) this.staged.delete(key);
     this.current.installSnapshot(meta, staged.data);
     this.durable.installSnapshot(meta, staged.data);
     return staged.data;

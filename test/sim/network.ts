@@ -19,9 +19,19 @@ export interface NetworkFaults {
   maxDelayMs: number;
   /** Chance that a message is held back long enough to arrive after later ones. */
   reorderRate: number;
+  /**
+   * Chance that a single message is held for longer than an election timeout
+   * (200-500 ms): it arrives in a later term, possibly at a node that crashed
+   * and restarted meanwhile, whose counters (read rounds) began again.
+   */
+  holdRate: number;
 }
 
-export const CALM_NETWORK: NetworkFaults = { lossRate: 0, duplicateRate: 0, minDelayMs: 1, maxDelayMs: 3, reorderRate: 0 };
+export const CALM_NETWORK: NetworkFaults = { lossRate: 0, duplicateRate: 0, minDelayMs: 1, maxDelayMs: 3, reorderRate: 0, holdRate: 0 };
+
+/** How long a held message stays in the network. */
+export const HOLD_MIN_MS = 200;
+export const HOLD_MAX_MS = 500;
 
 export class SimNetwork {
   faults: NetworkFaults = { ...CALM_NETWORK };
@@ -43,6 +53,7 @@ export class SimNetwork {
     for (let i = 0; i < copies; i++) {
       let delay = this.random.int(this.faults.minDelayMs, this.faults.maxDelayMs);
       if (this.random.chance(this.faults.reorderRate)) delay += this.random.int(5, 60);
+      if (this.faults.holdRate > 0 && this.random.chance(this.faults.holdRate)) delay += this.random.int(HOLD_MIN_MS, HOLD_MAX_MS);
       this.queue.push({ deliverAt: now + delay, seq: this.seq++, message, snapshotData });
     }
   }

@@ -49,6 +49,11 @@ export interface SimResult {
 const TICK_MS = 10;
 const ELECTION_TICKS = 10;
 const HEAL_LIMIT_MS = 15_000;
+/** A client's retry delay: exponential from the base, capped, with jitter (as a real client backs off). */
+const RETRY_BASE_MS = 100;
+const RETRY_CAP_MS = 2_000;
+/** Proposal records kept per value, to recognise its entry still pending in a leader's log. */
+const MAX_PROPOSALS_REMEMBERED = 8;
 const TRACE_KEEP = 400;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -122,6 +127,15 @@ class SimNode {
   }
 }
 
+/** A client value not yet seen applied anywhere. */
+interface PendingValue {
+  /** Proposals made so far (the retry delay doubles with each). */
+  attempts: number;
+  nextTryAt: number;
+  /** Where it was accepted: (index, term) identifies the entry on any node (log matching). */
+  readonly accepted: { index: number; term: number }[];
+}
+
 interface PendingRead {
   readonly node: NodeId;
   readonly beganCommit: number;
@@ -136,8 +150,8 @@ export class Simulation {
   private readonly trace: string[] = [];
   now = 0;
   private nextValue = 0;
-  /** Client values not yet seen applied anywhere, with when they were last proposed. */
-  private readonly pendingValues = new Map<string, number>();
+  /** Client values not yet seen applied anywhere. */
+  private readonly pendingValues = new Map<string, PendingValue>();
   private readonly pendingReads = new Map<string, PendingRead>();
   private nextReadId = 0;
   private readonly restarts = new Map<NodeId, number>();
@@ -145,6 +159,8 @@ export class Simulation {
   private readonly leadersSeen = new Set<string>();
   private stats = { crashes: 0, snapshotsSent: 0, confChanges: 0, transfers: 0 };
   private readonly raftConfigBase: Omit<RaftConfig, 'id' | 'applied' | 'random'>;
+  /** Entries a snapshot leaves in the log below it, so a follower briefly behind needs no snapshot. */
+  private readonly catchUpTailEntries: number;
 
   constructor(private readonly options: SimOptions) {
     this.random = new Prng(options.seed);
@@ -163,6 +179,8 @@ export class Simulation {
       maxClockDriftRatio: 0.1,
       ...options.raftOverrides,
     };
+    // Small tails keep snapshot catch-up common; the large one is what a real node keeps.
+    this.catchUpTailEntries = r.pick([10, 40, 400]);
     const voters = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
     const spare = `n${options.nodes + 1}`;
     for (const id of [...voters, spare]) {
@@ -361,14 +379,17 @@ export class Simulation {
     this.maybeCompact(node);
   }
 
+  /**
+   * Checks every new leadership, including a leader deposed and re-elected in
+   * a later term within one Ready: its soft state is unchanged then, its term is not.
+   */
   private observeRole(node: SimNode, rd: Ready): void {
-    if (!rd.softState) return;
-    if (rd.softState.role !== node.lastRole) {
+    if (rd.softState && rd.softState.role !== node.lastRole) {
       this.log(`${node.id} becomes ${rd.softState.role} in term ${node.raw.raft.term}`);
       node.lastRole = rd.softState.role;
     }
-    if (rd.softState.role === 'leader') {
-      const term = node.raw.raft.term;
+    const term = node.raw.raft.term;
+    if (node.raw.raft.role === 'leader' && term !== node.leaderTerm) {
       node.leaderTerm = term;
       // Jepsen's favourite: take a new leader down before its first entries spread.
       if (this.now < this.options.steps && this.random.chance(0.35)) {
@@ -462,7 +483,10 @@ export class Simulation {
     node.lastCommit = log.committed;
   }
 
-  /** Takes a snapshot at the applied index now and then, so lagging nodes need one. */
+  /**
+   * Takes a snapshot at the applied index now and then and compacts the log
+   * below it but for a catch-up tail, so nodes lagging further need a snapshot.
+   */
   private maybeCompact(node: SimNode): void {
     const storage = node.storage;
     const applied = node.fsm.applied;
@@ -472,8 +496,8 @@ export class Simulation {
     if (term === undefined) return;
     const meta: SnapshotMeta = { index: applied, term, conf: node.raw.confAt(applied) };
     storage.snapshotChain = storage.chains.get(applied) ?? '';
-    for (const index of [...storage.chains.keys()]) if (index <= applied) storage.chains.delete(index);
-    storage.compact(meta, node.fsm.snapshot());
+    storage.compact(meta, node.fsm.snapshot(), this.catchUpTailEntries);
+    for (const index of [...storage.chains.keys()]) if (index < storage.firstIndex()) storage.chains.delete(index);
     node.raw.compacted(applied);
   }
 
@@ -533,16 +557,22 @@ export class Simulation {
     const writing = newWork && this.now >= this.quietUntil;
     if (writing && r.chance(0.08)) {
       const value = `v${this.nextValue++}`;
-      this.pendingValues.set(value, -Infinity);
+      this.pendingValues.set(value, { attempts: 0, nextTryAt: this.now, accepted: [] });
     }
     // Propose (or re-propose: the state machine de-duplicates) values not yet applied anywhere.
-    for (const [value, lastTry] of this.pendingValues) {
-      if (this.now - lastTry < 150) continue;
+    for (const [value, pending] of this.pendingValues) {
+      if (this.now < pending.nextTryAt) continue;
       const target = this.proposalTarget();
       if (!target || target.pausedUntil > this.now) continue;
-      this.pendingValues.set(value, this.now);
+      pending.nextTryAt = this.now + this.retryDelayMs(pending.attempts++);
+      // Its entry still in this node's log will commit or be replaced: proposing it again only grows the log.
+      const log = target.raw.raft.log;
+      if (pending.accepted.some((p) => log.term(p.index) === p.term)) continue;
       const result = target.raw.propose(encoder.encode(value));
-      if (result.ok) this.log(`${target.id} accepts ${value} at ${result.index}`);
+      if (!result.ok) continue;
+      pending.accepted.push({ index: result.index, term: result.term });
+      if (pending.accepted.length > MAX_PROPOSALS_REMEMBERED) pending.accepted.shift();
+      this.log(`${target.id} accepts ${value} at ${result.index}`);
     }
     if (newWork && r.chance(0.1)) {
       const node = this.readTarget();
@@ -553,6 +583,12 @@ export class Simulation {
         node.raw.readIndex(id, mode);
       }
     }
+  }
+
+  /** Exponential backoff with full-range jitter in [half, whole] of the step, from the seeded PRNG. */
+  private retryDelayMs(attempts: number): number {
+    const step = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(attempts, 16));
+    return Math.ceil(step / 2 + this.random.next() * (step / 2));
   }
 
   // ---------------------------------------------------------------- faults
@@ -748,6 +784,7 @@ function randomFaults(r: Prng): NetworkFaults {
     minDelayMs,
     maxDelayMs: minDelayMs + r.int(1, 30),
     reorderRate: r.pick([0, 0.05, 0.2]),
+    holdRate: r.pick([0, 0.001, 0.01]),
   };
 }
 

@@ -8,11 +8,14 @@ import { crc32c } from '../../src/storage/crc32c.js';
 import {
   RECORD_HEADER_BYTES,
   decodeEntryRecord,
+  encodeCommitRecord,
   encodeEntryRecord,
   entryRecordBytes,
   frameRecord,
 } from '../../src/storage/record.js';
 import type { Entry } from '../../src/raft/types.js';
+import { AssertionFailure } from '../../src/lib/assert.js';
+import { decodeHardState, encodeHardState } from '../../src/storage/hard-state-file.js';
 import { testSeed } from './fixtures/helpers.js';
 
 const MAX_BODY = 64 * 1024;
@@ -113,4 +116,13 @@ t.test('a record longer than the limit is refused before it is read', async (t) 
   const bytes = encode(entry);
   const frame = frameRecord(bytes, 0, bytes.length, 100);
   t.equal(frame.kind, 'invalid');
+});
+
+t.test('a term, index or commit that could not be read back is never written', async (t) => {
+  const largest = { term: Number.MAX_SAFE_INTEGER, vote: 'n1', commit: Number.MAX_SAFE_INTEGER };
+  t.same(decodeHardState(encodeHardState(largest), 'hard-state'), largest, '2^53-1 round-trips');
+  for (const term of [2 ** 53, -1, 1.5]) {
+    t.throws(() => encodeHardState({ term, vote: '', commit: 0 }), AssertionFailure, `term ${term} is refused, not written as garbage`);
+    t.throws(() => encodeCommitRecord(term), AssertionFailure, `commit ${term} is refused`);
+  }
 });

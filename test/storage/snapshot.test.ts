@@ -5,11 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { RaftStorage } from '../../src/storage/raft-storage.js';
+import { MAX_STAGED_SNAPSHOTS, RaftStorage } from '../../src/storage/raft-storage.js';
 import type { RaftStorageOptions } from '../../src/storage/raft-storage.js';
 import { SnapshotChecksumError, StorageCorruptionError } from '../../src/storage/errors.js';
 import { SnapshotWriter } from '../../src/storage/snapshot-store.js';
 import { nodeFileIo } from '../../src/storage/io.js';
+import { crc32c } from '../../src/storage/crc32c.js';
 import type { SnapshotMeta } from '../../src/raft/types.js';
 import { entryData, entryIsGenuine, makeEntries, segmentFiles, withDir } from './fixtures/helpers.js';
 
@@ -26,6 +27,19 @@ async function logOf(dir: string, last: number, term = 1): Promise<RaftStorage> 
   storage.setHardState({ term, vote: 'n1', commit: last });
   await storage.sync();
   return storage;
+}
+
+/** Snapshot files in the directory and its staging area. */
+function allSnapshotFiles(dir: string): string[] {
+  const staging = path.join(dir, 'staging');
+  return [...fs.readdirSync(dir), ...fs.readdirSync(staging).map((name) => path.join('staging', name))].filter((name) => name.includes('.snap')).sort();
+}
+
+/** Stages a whole snapshot image as one stream would. */
+function stage(storage: RaftStorage, snapshot: SnapshotMeta, data: Uint8Array): void {
+  const writer = storage.stageSnapshot(snapshot);
+  writer.write(data);
+  writer.commit(crc32c(data));
 }
 
 function snapshotFiles(dir: string): string[] {
@@ -81,7 +95,12 @@ t.test('old snapshot files are pruned, keeping the newest N', async (t) => {
 t.test('installing a snapshot discards the whole log and the log restarts after it', async (t) => {
   const dir = withDir(t, 'snap-install');
   const storage = await logOf(dir, 500, 1);
-  storage.installSnapshot(meta(900, 3), entryData(900, 3, 1000));
+  const staging = storage.stageSnapshot(meta(900, 3));
+  const data = entryData(900, 3, 1000);
+  staging.write(data);
+  staging.commit(crc32c(data));
+  t.equal(storage.firstIndex(), 1, 'a staged snapshot changes nothing');
+  t.ok(Buffer.from(storage.installStagedSnapshot(meta(900, 3)).data).equals(Buffer.from(data)), 'install returns the verified image');
   t.equal(storage.firstIndex(), 901);
   t.equal(storage.lastIndex(), 900);
   t.equal(storage.term(900), 3);
@@ -121,17 +140,21 @@ t.test('a snapshot streamed in chunks is verified, then installed', async (t) =>
   const reader = leader.openSnapshotReader();
   t.equal(reader.dataBytes, image.length);
 
-  const bad = follower.beginSnapshotInstall(reader.meta);
+  const bad = follower.stageSnapshot(reader.meta);
   bad.write(reader.read(0, 1000));
   t.throws(() => bad.commit(reader.dataCrc32c), SnapshotChecksumError, 'a short transfer is refused');
+  t.throws(() => follower.installStagedSnapshot(reader.meta), /snapshot 1000 \(term 2\) was not received/);
   t.equal(follower.snapshotMeta().index, 0, 'nothing installed');
-  t.same(fs.readdirSync(followerDir).filter((name) => name.includes('.snap')), [], 'no file left behind');
+  t.same(allSnapshotFiles(followerDir), [], 'no file left behind');
 
-  const good = follower.beginSnapshotInstall(reader.meta);
+  const good = follower.stageSnapshot(reader.meta);
   for (let offset = 0; offset < reader.dataBytes; offset += 64 * 1024) good.write(reader.read(offset, 64 * 1024));
   good.commit(reader.dataCrc32c);
   reader.close();
+  t.equal(follower.snapshotMeta().index, 0, 'staged, not installed');
+  follower.installStagedSnapshot(meta(1000, 2));
   t.same(follower.snapshotMeta(), meta(1000, 2));
+  t.same(allSnapshotFiles(followerDir), [path.join('snap-00000000000003e8-0000000000000002.snap')], 'the staged file became the snapshot, written once');
   t.ok(Buffer.from(follower.loadSnapshot()?.data ?? []).equals(Buffer.from(image)));
   await leader.close();
   await follower.close();
@@ -154,4 +177,51 @@ t.test('a damaged newest snapshot stops the node with file and offset', async (t
     t.ok(error instanceof StorageCorruptionError);
     t.match(error, { file: newest, reason: /data checksum/ });
   }
+});
+
+t.test('a snapshot the core accepted is still staged when later streams finish first', async (t) => {
+  const dir = withDir(t, 'snap-staged-many');
+  const storage = await logOf(dir, 100, 1);
+  const older = entryData(500, 2, 4000);
+  const newer = entryData(600, 3, 4000);
+  stage(storage, meta(500, 2), older); // the core accepts this one...
+  stage(storage, meta(600, 3), newer); // ...while a stream from another would-be leader completes
+  stage(storage, meta(500, 2), older); // and the same one again, from a second sender
+  t.ok(Buffer.from(storage.installStagedSnapshot(meta(500, 2)).data).equals(Buffer.from(older)), 'the accepted one installs');
+  t.equal(allSnapshotFiles(dir).filter((name) => name.startsWith('staging')).length, 1, 'copies it covers are gone, the newer one stays');
+  t.ok(Buffer.from(storage.installStagedSnapshot(meta(600, 3)).data).equals(Buffer.from(newer)), 'and can still be installed');
+  t.same(allSnapshotFiles(dir).filter((name) => name.startsWith('staging')), [], 'staging is empty');
+  await storage.close();
+});
+
+t.test('staging is bounded: beyond the limit a new stream is refused, none already staged is dropped', async (t) => {
+  const dir = withDir(t, 'snap-staged-bound');
+  const storage = await logOf(dir, 10, 1);
+  for (let i = 1; i <= MAX_STAGED_SNAPSHOTS; i++) stage(storage, meta(100 * i, 2), entryData(100 * i, 2, 100));
+  t.throws(() => storage.stageSnapshot(meta(5000, 2)), /await installation, the most kept/);
+  t.equal(allSnapshotFiles(dir).length, MAX_STAGED_SNAPSHOTS, 'every staged file is still there');
+  storage.installStagedSnapshot(meta(300, 2));
+  t.equal(allSnapshotFiles(dir).filter((name) => name.startsWith('staging')).length, MAX_STAGED_SNAPSHOTS - 3, 'installing at 300 drops those it covers');
+  t.doesNotThrow(() => stage(storage, meta(5000, 2), entryData(5000, 2, 100)), 'so a new stream fits again');
+  await storage.close();
+  const reopened = RaftStorage.open(dir, SMALL);
+  t.same(allSnapshotFiles(dir), ['snap-000000000000012c-0000000000000002.snap'], 'a restart empties staging: the core forgot what it accepted');
+  await reopened.close();
+});
+
+t.test('a snapshot may keep a catch-up tail of entries below it; a restart drops the tail', async (t) => {
+  const dir = withDir(t, 'snap-tail');
+  const storage = await logOf(dir, 3000);
+  storage.saveSnapshot(meta(2000, 1), entryData(2000, 1, 500), 300);
+  t.equal(storage.snapshotMeta().index, 2000);
+  t.equal(storage.firstIndex(), 1701, 'the last 300 entries the snapshot covers stay');
+  t.equal(storage.term(1700), 1);
+  t.ok(entryIsGenuine(storage.entries(1701, 1702, 1 << 20)[0]!), 'and are readable');
+  storage.saveSnapshot(meta(2100, 1), entryData(2100, 1, 500), 5000);
+  t.equal(storage.firstIndex(), 1701, 'a tail never grows back below what was compacted');
+  await storage.close();
+  const reopened = RaftStorage.open(dir, SMALL);
+  t.equal(reopened.firstIndex(), 2101);
+  t.equal(reopened.lastIndex(), 3000);
+  await reopened.close();
 });

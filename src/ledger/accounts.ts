@@ -1,7 +1,7 @@
 // Creating accounts. Balances start at zero and change only through transfers.
 
 import { lineOf, requestDigest } from './chain.js';
-import { toCreateResult, type ApplyContext, type CreateResult, type Outcome } from './context.js';
+import { toCreateResult, type ApplyContext, type CreateResult, type CreateOutcome } from './context.js';
 import type { Account } from './schemas.js';
 import { FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS, FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS } from './transfers.js';
 
@@ -30,7 +30,7 @@ export function accountIdentity(account: Account): unknown {
   };
 }
 
-function createAccount(context: ApplyContext, account: Account): Outcome {
+function createAccount(context: ApplyContext, account: Account): CreateOutcome {
   const digest = requestDigest(accountIdentity(account));
   const existing = context.statement(selectDigest).pluck().get(account.id) as string | undefined;
   if (existing !== undefined) return existing === digest ? 'exists' : 'exists_with_different_fields';

@@ -32,10 +32,15 @@ export type ReservationResult =
 export type ConfirmResult = { id: string; status: 'confirmed' | 'exists' } | { id: string; status: 'error'; code: ResultCode };
 export type ReleaseResult = { id: string; status: 'released' | 'exists' } | { id: string; status: 'error'; code: ResultCode };
 
-/** 'created' | 'exists' | an error code: the outcome of one item before it becomes a result. */
-export type Outcome = 'created' | 'exists' | ResultCode;
+/**
+ * What applying one create-like item of a batch (an account, transfer, stock
+ * item or adjustment) came to, before toCreateResult makes it that item's
+ * CreateResult. Not the node's Outcome<T> (src/node/service.ts), which says
+ * whether a whole request was answered.
+ */
+export type CreateOutcome = 'created' | 'exists' | ResultCode;
 
-export function toCreateResult(id: string, outcome: Outcome): CreateResult {
+export function toCreateResult(id: string, outcome: CreateOutcome): CreateResult {
   return outcome === 'created' || outcome === 'exists' ? { id, status: outcome } : { id, status: 'error', code: outcome };
 }
 

@@ -6,7 +6,7 @@
 import type { ApplyContext } from './context.js';
 import { finishReservation, reservationRowFromDb, type ReservationRow } from './inventory.js';
 import { MAX_BATCH_ITEMS } from './schemas.js';
-import { TransferBatch, transferRowFromDb, type TransferRow } from './transfers.js';
+import { TransferBatch, transferRowColumns, transferRowFromDb, type TransferRow } from './transfers.js';
 
 export interface ExpireResult {
   expired_transfers: number;
@@ -14,8 +14,7 @@ export interface ExpireResult {
 }
 
 const dueTransfers =
-  'SELECT id, kind, debit_account_id, credit_account_id, amount, ledger, code, pending_id, expires_at, status, status_index, ' +
-  "metadata, created_at, created_index, request_digest FROM transfers WHERE status = 'pending' AND expires_at IS NOT NULL " +
+  `SELECT ${transferRowColumns} FROM transfers WHERE status = 'pending' AND expires_at IS NOT NULL ` +
   'AND expires_at <= ? ORDER BY expires_at, id LIMIT ?';
 const dueReservations =
   "SELECT id, lines, status, expires_at FROM reservations WHERE status = 'held' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?";

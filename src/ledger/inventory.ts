@@ -7,7 +7,7 @@ import { assert } from '../lib/assert.js';
 import { lineOf, requestDigest } from './chain.js';
 import type { ResultCode } from './codes.js';
 import {
-  toCreateResult, type ApplyContext, type ConfirmResult, type ItemResult, type Outcome, type ReleaseResult, type ReservationResult,
+  toCreateResult, type ApplyContext, type ConfirmResult, type ItemResult, type CreateOutcome, type ReleaseResult, type ReservationResult,
 } from './context.js';
 import { MAX_QUANTITY, type Adjustment, type Item, type Reservation, type ReservationLine } from './schemas.js';
 
@@ -49,7 +49,7 @@ export function createItems(context: ApplyContext, items: readonly Item[]): Item
   });
 }
 
-function createItem(context: ApplyContext, item: Item): Outcome {
+function createItem(context: ApplyContext, item: Item): CreateOutcome {
   const digest = requestDigest(item);
   const existing = context.statement(selectItemDigest).pluck().get(item.sku) as string | undefined;
   if (existing !== undefined) return existing === digest ? 'exists' : 'exists_with_different_fields';
@@ -66,7 +66,7 @@ export function adjustStock(context: ApplyContext, adjustments: readonly Adjustm
   return adjustments.map((adjustment) => toCreateResult(adjustment.id, adjust(context, adjustment)));
 }
 
-function adjust(context: ApplyContext, adjustment: Adjustment): Outcome {
+function adjust(context: ApplyContext, adjustment: Adjustment): CreateOutcome {
   const digest = requestDigest(adjustment);
   const existing = context.statement(selectAdjustmentDigest).pluck().get(adjustment.id) as string | undefined;
   if (existing !== undefined) return existing === digest ? 'exists' : 'exists_with_different_fields';

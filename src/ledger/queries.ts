@@ -4,7 +4,9 @@
 
 import type Database from 'better-sqlite3';
 import type { ReservationLine } from './schemas.js';
-import { FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS, FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS, type TransferStatus } from './transfers.js';
+import {
+  FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS, FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS, transferRowColumns, transferRowFromDb, type TransferRow, type TransferStatus,
+} from './transfers.js';
 import { reservationRowFromDb, selectReservationRow, type ReservationStatus } from './inventory.js';
 
 export const MAX_TRANSFERS_PAGE = 1000;
@@ -59,8 +61,7 @@ export interface ReservationView {
 
 type Row = Record<string, unknown>;
 
-const transferColumns =
-  'seq, id, kind, debit_account_id, credit_account_id, amount, ledger, code, pending_id, expires_at, status, metadata, created_at, created_index';
+const transferColumns = `seq, ${transferRowColumns}`;
 
 export class LedgerQueries {
   constructor(private readonly statement: (sql: string) => Database.Statement, private readonly db: Database.Database) {}
@@ -106,7 +107,11 @@ export class LedgerQueries {
 }
 
 function metadataField(row: Row): { metadata?: unknown } {
-  return row['metadata'] === null ? {} : { metadata: JSON.parse(row['metadata'] as string) as unknown };
+  return metadataOf(row['metadata'] as string | null);
+}
+
+function metadataOf(metadata: string | null): { metadata?: unknown } {
+  return metadata === null ? {} : { metadata: JSON.parse(metadata) as unknown };
 }
 
 function accountView(row: Row): AccountView {
@@ -133,24 +138,23 @@ function accountView(row: Row): AccountView {
   };
 }
 
-function transferView(row: Row): TransferView {
-  const kind = row['kind'] as string;
-  const pendingId = row['pending_id'] as string | null;
+function transferView(raw: Row): TransferView {
+  const row: TransferRow = transferRowFromDb(raw);
   return {
-    seq: Number(row['seq']),
-    id: row['id'] as string,
-    debit_account_id: row['debit_account_id'] as string,
-    credit_account_id: row['credit_account_id'] as string,
-    amount: row['amount'] as bigint,
-    ledger: row['ledger'] as string,
-    code: Number(row['code']),
-    pending: kind === 'pending',
-    ...(kind === 'post' && pendingId !== null ? { post_pending_id: pendingId } : {}),
-    ...(kind === 'void' && pendingId !== null ? { void_pending_id: pendingId } : {}),
-    ...(row['expires_at'] === null ? {} : { expires_at: Number(row['expires_at']) }),
-    status: row['status'] as TransferStatus,
-    ...metadataField(row),
-    created_at: Number(row['created_at']),
-    index: Number(row['created_index']),
+    seq: Number(raw['seq']),
+    id: row.id,
+    debit_account_id: row.debit_account_id,
+    credit_account_id: row.credit_account_id,
+    amount: row.amount,
+    ledger: row.ledger,
+    code: row.code,
+    pending: row.kind === 'pending',
+    ...(row.kind === 'post' && row.pending_id !== null ? { post_pending_id: row.pending_id } : {}),
+    ...(row.kind === 'void' && row.pending_id !== null ? { void_pending_id: row.pending_id } : {}),
+    ...(row.expires_at === null ? {} : { expires_at: row.expires_at }),
+    status: row.status,
+    ...metadataOf(row.metadata),
+    created_at: row.created_at,
+    index: row.created_index,
   };
 }

@@ -8,7 +8,7 @@
 import { assert } from '../lib/assert.js';
 import { lineOf, requestDigest, type TransferLineRow } from './chain.js';
 import type { ResultCode } from './codes.js';
-import { toCreateResult, type ApplyContext, type CreateResult, type Outcome } from './context.js';
+import { toCreateResult, type ApplyContext, type CreateResult, type CreateOutcome } from './context.js';
 import { MAX_AMOUNT, type Transfer } from './schemas.js';
 
 export const FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS = 1;
@@ -46,9 +46,11 @@ type Undo =
 const selectAccount =
   'SELECT id, ledger, flags, debits_pending, debits_posted, credits_pending, credits_posted FROM accounts WHERE id = ?';
 const selectDigest = 'SELECT request_digest FROM transfers WHERE id = ?';
-export const selectTransferRow =
-  'SELECT id, kind, debit_account_id, credit_account_id, amount, ledger, code, pending_id, expires_at, status, status_index, ' +
-  'metadata, created_at, created_index, request_digest FROM transfers WHERE id = ?';
+/** The columns transferRowFromDb reads. */
+export const transferRowColumns =
+  'id, kind, debit_account_id, credit_account_id, amount, ledger, code, pending_id, expires_at, status, status_index, ' +
+  'metadata, created_at, created_index, request_digest';
+const selectTransferRow = `SELECT ${transferRowColumns} FROM transfers WHERE id = ?`;
 const insertTransfer =
   'INSERT INTO transfers (id, kind, debit_account_id, credit_account_id, amount, ledger, code, pending_id, expires_at, status, ' +
   'status_index, metadata, created_at, created_index, request_digest) VALUES (@id, @kind, @debit_account_id, @credit_account_id, ' +
@@ -57,7 +59,7 @@ const updateBalances =
   'UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ? WHERE id = ?';
 const updateStatus = 'UPDATE transfers SET status = ?, status_index = ? WHERE id = ?';
 
-/** Converts a row read with safe integers to the in-memory shape. */
+/** The one mapping of a transfers row (read with safe integers, transferRowColumns) to its in-memory shape. */
 export function transferRowFromDb(raw: Record<string, unknown>): TransferRow {
   return {
     id: raw['id'] as string,
@@ -145,7 +147,7 @@ export class TransferBatch {
 
   private applyChain(chain: readonly Transfer[]): CreateResult[] {
     const mark = this.undo.length;
-    const outcomes: Outcome[] = [];
+    const outcomes: CreateOutcome[] = [];
     const createdInChain = new Set<string>();
     for (const transfer of chain) {
       const outcome = this.applyOne(transfer);
@@ -162,15 +164,15 @@ export class TransferBatch {
     );
     if (allExist || failing === -1) {
       this.undo.length = 0;
-      return chain.map((transfer, position) => toCreateResult(transfer.id, outcomes[position] as Outcome));
+      return chain.map((transfer, position) => toCreateResult(transfer.id, outcomes[position] as CreateOutcome));
     }
     this.rollback(mark);
     return chain.map((transfer, position) =>
-      toCreateResult(transfer.id, position === failing ? (outcomes[position] as Outcome) : 'linked_event_failed'),
+      toCreateResult(transfer.id, position === failing ? (outcomes[position] as CreateOutcome) : 'linked_event_failed'),
     );
   }
 
-  private applyOne(transfer: Transfer): Outcome {
+  private applyOne(transfer: Transfer): CreateOutcome {
     const digest = requestDigest(transferIdentity(transfer));
     const existing = this.existingDigest(transfer.id);
     if (existing !== undefined) return existing === digest ? 'exists' : 'exists_with_different_fields';
@@ -178,7 +180,7 @@ export class TransferBatch {
     return pendingId === undefined ? this.create(transfer, digest) : this.settle(transfer, pendingId, digest);
   }
 
-  private create(transfer: Transfer, digest: string): Outcome {
+  private create(transfer: Transfer, digest: string): CreateOutcome {
     const debitId = transfer.debit_account_id as string;
     const creditId = transfer.credit_account_id as string;
     const amount = transfer.amount as bigint;
@@ -214,7 +216,7 @@ export class TransferBatch {
     return 'created';
   }
 
-  private settle(transfer: Transfer, pendingId: string, digest: string): Outcome {
+  private settle(transfer: Transfer, pendingId: string, digest: string): CreateOutcome {
     const pending = this.transferById(pendingId);
     if (pending === undefined) return 'pending_transfer_not_found';
     if (pending.kind !== 'pending') return 'pending_transfer_not_pending';

@@ -16,6 +16,7 @@ import { Client } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Message, NodeId } from '../raft/types.js';
 import type { SnapshotSource, Transport, TransportHandlers } from './transport.js';
+import type { NodeLogger } from './node-options.js';
 import { assert } from '../lib/assert.js';
 import { newEpoch, peerRequestHeaders, secretBytes } from './peer-auth.js';
 import type { PeerOperation, PeerSecret } from './peer-auth.js';
@@ -34,12 +35,6 @@ const SNAPSHOT_ABORT_TIMEOUT_MS = 2000;
 /** TLS for https peer URLs; with `cert` and `key` the node presents a client certificate (mutual TLS). */
 export type PeerTlsOptions = Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'passphrase' | 'servername' | 'rejectUnauthorized'>;
 
-/** Fits pino's logger. */
-export interface PeerLogger {
-  info(fields: Record<string, unknown>, message: string): void;
-  warn(fields: Record<string, unknown>, message: string): void;
-}
-
 export interface PeerTransportOptions {
   readonly nodeId: NodeId;
   readonly handlers: TransportHandlers;
@@ -47,7 +42,7 @@ export interface PeerTransportOptions {
   readonly secret?: PeerSecret | undefined;
   readonly tls?: PeerTlsOptions | undefined;
   readonly limits?: Partial<PeerLimits> | undefined;
-  readonly logger?: PeerLogger | undefined;
+  readonly logger?: NodeLogger | undefined;
   /** Jitter source in [0, 1) for backoff. */
   readonly random?: (() => number) | undefined;
   /** The wall clock for signed timestamps. */
@@ -96,7 +91,7 @@ interface LinkContext {
   readonly secret: Buffer | undefined;
   readonly limits: PeerLimits;
   readonly handlers: TransportHandlers;
-  readonly logger: PeerLogger | undefined;
+  readonly logger: NodeLogger | undefined;
   readonly random: () => number;
   readonly nowMs: () => number;
   readonly tls: PeerTlsOptions | undefined;

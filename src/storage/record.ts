@@ -163,8 +163,8 @@ export function entryPosition(buffer: Uint8Array, frame: RecordFrame): { index: 
   return { index: readU64(buffer, frame.bodyStart + 1), term: readU64(buffer, frame.bodyStart + 9) };
 }
 
-/** The entry in a framed entry record; its data is copied out of `buffer`. */
-export function decodeEntry(buffer: Uint8Array, frame: RecordFrame): Entry | { invalid: string } {
+/** The Raft entry in a framed WAL entry record; its data is copied out of `buffer`. (The ledger command inside the data is ledger/entry.ts's decodeEntry.) */
+export function decodeEntryRecord(buffer: Uint8Array, frame: RecordFrame): Entry | { invalid: string } {
   const { index, term } = entryPosition(buffer, frame);
   if (index < 1 || term < 0) return { invalid: 'entry index or term out of range' };
   const typeCode = buffer[frame.bodyStart + 17];

@@ -1,8 +1,13 @@
-// The segmented write-ahead log of Raft entries. Owns the segment files
-// (`<first index as 16 hex digits>.wal`), the in-memory index of where each
-// entry lies on disk, the bounded cache of recent entries, group commit and
-// the fail-stop state. Formats are in record.ts; the facade the node uses is
-// RaftStorage (raft-storage.ts).
+// The segmented write-ahead log of Raft entries: the facade RaftStorage
+// (raft-storage.ts) uses. It holds the snapshot base and puts together the
+// parts that own the rest, each in its own module:
+//   wal-segment.ts     shared limits, the Segment record and its offset helpers
+//   wal-recovery.ts    scanning and repairing the segments at start-up
+//   wal-writer.ts      appends, rollover, truncation, compaction, group commit,
+//                      the fail-stop state
+//   wal-reader.ts      the entry cache, read-only descriptors, reads from disk
+//   wal-term-index.ts  the term of every entry, as runs
+// Formats are in record.ts.
 //
 // Durability rules, each of which recovery relies on:
 // - A segment file appears under its final name only after its header is
@@ -14,168 +19,53 @@
 //   written, so stale records can never reappear behind new ones.
 // - sync() resolves only after an fdatasync that started after every write it
 //   covers; after any failed write or fsync the log refuses everything.
+//
+// Owns: the snapshot base (index and term just before the log) and the checks
+// that what is appended continues the log. Must not touch files itself: every
+// file operation goes through the writer, the reader or recovery.
 
-import path from 'node:path';
 import type { Entry } from '../raft/types.js';
-import { entrySizeBytes } from '../raft/storage.js';
 import { assert } from '../lib/assert.js';
-import { StorageClosedError, StorageCorruptionError, StorageFailedError } from './errors.js';
+import type { StorageFailedError } from './errors.js';
 import type { FileIo } from './io.js';
-import { TEMPORARY_SUFFIX, fsyncDirSync, readAtSync, writeAllSync } from './io.js';
-import {
-  ENTRY_RECORD_OVERHEAD_BYTES,
-  RECORD_HEADER_BYTES,
-  RecordType,
-  SEGMENT_HEADER_BYTES,
-  decodeCommit,
-  decodeEntry,
-  decodeSegmentHeader,
-  encodeCommitRecord,
-  encodeEntryRecord,
-  encodeSegmentHeader,
-  entryPosition,
-  entryRecordBytes,
-  frameRecord,
-} from './record.js';
+import { WalReader } from './wal-reader.js';
+import { recoverSegments } from './wal-recovery.js';
+import type { Segment, WalLimits, WalRecoveryReport } from './wal-segment.js';
+import { SegmentWriter } from './wal-writer.js';
+import type { TermIndex } from './wal-term-index.js';
 
-export interface StorageLogEvent {
-  readonly level: 'info' | 'warn';
-  readonly message: string;
-  readonly details: Readonly<Record<string, string | number>>;
-}
-
-export interface WalLimits {
-  /** A segment rolls over once the next entry would take it past this size. */
-  readonly segmentSizeBytes: number;
-  /** The largest entry data accepted; bounds every record and read buffer. */
-  readonly maxEntryBytes: number;
-  /** Recent entries kept in memory; older ones are read back from disk. */
-  readonly cacheMaxBytes: number;
-}
-
-/** What recovery found and repaired, for the node to log and act on. */
-export interface WalRecoveryReport {
-  readonly segmentCount: number;
-  /** Set when a torn or corrupt tail was cut off the last segment. */
-  readonly tailCut: { readonly file: string; readonly offsetBytes: number; readonly droppedBytes: number; readonly reason: string } | undefined;
-  /** Set when the log did not continue the snapshot (an interrupted install) and was discarded. */
-  readonly logDiscardedReason: string | undefined;
-}
-
-interface Segment {
-  readonly file: string;
-  readonly firstIndex: number;
-  /** offsets[i] is the byte offset of the record of entry firstIndex + i. */
-  offsets: Uint32Array;
-  count: number;
-  /** End of the last valid record: where the next record goes. */
-  sizeBytes: number;
-}
-
-interface SyncWaiter {
-  readonly targetSequence: number;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-}
-
-const SEGMENT_NAME = /^([0-9a-f]{16})\.wal$/;
-const SCAN_CHUNK_BYTES = 1 << 20;
-const READ_CHUNK_BYTES = 1 << 20;
-const MAX_OPEN_READ_FILES = 8;
-
-export function segmentFileName(firstIndex: number): string {
-  return `${firstIndex.toString(16).padStart(16, '0')}.wal`;
-}
-
-export function maxRecordBodyBytes(limits: WalLimits): number {
-  return ENTRY_RECORD_OVERHEAD_BYTES - RECORD_HEADER_BYTES + limits.maxEntryBytes;
-}
+export type { StorageLogEvent, WalLimits, WalRecoveryReport } from './wal-segment.js';
 
 export class Wal {
   /** Index and term of the entry just before the log (the snapshot's). */
   private baseIndex: number;
   private baseTerm: number;
-  private lastIndexValue: number;
-  private readonly segments: Segment[];
-  private activeFd: number;
-  /** Term runs: termRunStarts[i] is the first index with term termRunTerms[i]. */
-  private readonly termRunStarts: number[] = [];
-  private readonly termRunTerms: number[] = [];
-  private cache: Entry[] = [];
-  private cacheHead = 0;
-  private cacheBytes = 0;
-  private readonly readFds = new Map<string, number>();
-  /** Incremented by every write; durableSequence says how far fdatasync has covered. */
-  private writtenSequence = 0;
-  private durableSequence = 0;
-  private syncInFlight = false;
-  private readonly waiters: SyncWaiter[] = [];
-  private readonly retiredFds: number[] = [];
-  private commitToRecord = 0;
-  private commitRecorded = 0;
-  private failure: StorageFailedError | undefined;
-  private closed = false;
+  private readonly writer: SegmentWriter;
+  private readonly reader: WalReader;
 
   private constructor(
-    private readonly io: FileIo,
-    private readonly dir: string,
-    private readonly limits: WalLimits,
-    segments: Segment[],
-    base: { index: number; term: number },
-  ) {
-    this.segments = segments;
-    this.baseIndex = base.index;
-    this.baseTerm = base.term;
-    const last = segments[segments.length - 1];
-    assert(last !== undefined, 'a WAL has at least one segment');
-    this.lastIndexValue = last.firstIndex + last.count - 1;
-    this.activeFd = io.openSync(last.file, 'r+');
-  }
-
-  /**
-   * Recovers the log in `dir` so that it continues the snapshot `base`
-   * (index 0 before any snapshot): cuts a torn tail off the last segment,
-   * throws StorageCorruptionError for damage anywhere else, removes segments
-   * left over from a compaction, and starts an empty log after `base` when the
-   * log does not continue it.
-   */
-  static recover(
     io: FileIo,
     dir: string,
-    files: readonly string[],
-    limits: WalLimits,
+    private readonly limits: WalLimits,
+    segments: Segment[],
+    private readonly terms: TermIndex,
     base: { index: number; term: number },
-    log: (event: StorageLogEvent) => void,
-  ): { wal: Wal; commitIndex: number; report: WalRecoveryReport } {
-    const names = files.filter((name) => SEGMENT_NAME.test(name)).sort();
-    const scans: SegmentScan[] = [];
-    for (let i = 0; i < names.length; i++) {
-      const scan = scanSegment(io, path.join(dir, names[i] as string), limits, i === names.length - 1);
-      const previous = scans[scans.length - 1];
-      if (previous !== undefined) checkContinues(previous, scan);
-      scans.push(scan);
-    }
-    const tail = scans[scans.length - 1]?.tailCut;
-    if (tail !== undefined) {
-      log({ level: 'warn', message: 'cut a torn or corrupt tail off the last WAL segment; the entries after it are lost here and will be fetched from the leader', details: { ...tail } });
-    }
-    const discardReason = logDiscardReason(scans, base);
-    let segments: Segment[];
-    if (discardReason === undefined) {
-      segments = removeCompactedSegments(io, dir, scans, base.index);
-    } else {
-      if (scans.length > 0) log({ level: 'warn', message: 'discarded the WAL: it does not continue the snapshot', details: { reason: discardReason, snapshotIndex: base.index } });
-      deleteSegmentsNewestFirst(io, dir, scans.map((scan) => scan.segment));
-      segments = [createSegmentFile(io, dir, base.index + 1)];
-    }
-    const wal = new Wal(io, dir, limits, segments, base);
-    wal.rebuildTermRuns(scans, base.index);
-    const commitIndex = Math.max(0, ...scans.map((scan) => scan.commitIndex));
-    return {
-      wal,
-      commitIndex: discardReason === undefined ? commitIndex : 0,
-      report: { segmentCount: segments.length, tailCut: tail, logDiscardedReason: scans.length > 0 ? discardReason : undefined },
-    };
+  ) {
+    this.baseIndex = base.index;
+    this.baseTerm = base.term;
+    this.writer = new SegmentWriter(io, dir, limits, segments, {
+      closeFile: (file) => this.reader.closeFile(file),
+      closeAll: () => this.reader.close(),
+    });
+    this.reader = new WalReader(io, limits, this.writer);
+  }
+
+  /** Recovers the log in `dir` so that it continues the snapshot `base`: see recoverSegments (wal-recovery.ts). */
+  static recover(...args: Parameters<typeof recoverSegments>): { wal: Wal; commitIndex: number; report: WalRecoveryReport } {
+    const [io, dir, , limits, base] = args;
+    const recovered = recoverSegments(...args);
+    const wal = new Wal(io, dir, limits, recovered.segments, recovered.terms, base);
+    return { wal, commitIndex: recovered.commitIndex, report: recovered.report };
   }
 
   firstIndex(): number {
@@ -183,39 +73,20 @@ export class Wal {
   }
 
   lastIndex(): number {
-    return this.lastIndexValue;
+    return this.writer.lastIndex();
   }
 
   term(index: number): number | undefined {
     if (index === this.baseIndex) return this.baseTerm;
-    if (index < this.baseIndex || index > this.lastIndexValue) return undefined;
-    let lo = 0;
-    let hi = this.termRunStarts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if ((this.termRunStarts[mid] as number) <= index) lo = mid;
-      else hi = mid - 1;
-    }
-    return this.termRunTerms[lo];
+    if (index < this.baseIndex || index > this.lastIndex()) return undefined;
+    return this.terms.termAt(index);
   }
 
   /** Entries in [lo, hi) within maxBytes (at least one), from the cache or read back from disk. */
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    this.checkOpen();
-    assert(lo >= this.firstIndex() && hi <= this.lastIndexValue + 1 && lo <= hi, `entries [${lo}, ${hi}) outside the log [${this.firstIndex()}, ${this.lastIndexValue}]`);
-    const result: Entry[] = [];
-    let totalBytes = 0;
-    let index = lo;
-    while (index < hi) {
-      const batch = this.cachedEntry(index) !== undefined ? this.cachedRun(index, hi) : this.readFromDisk(index, Math.min(hi, this.cacheFirstIndex()));
-      for (const entry of batch) {
-        totalBytes += entrySizeBytes(entry);
-        if (totalBytes > maxBytes && result.length > 0) return result;
-        result.push(entry);
-      }
-      index += batch.length;
-    }
-    return result;
+    this.writer.checkOpen();
+    assert(lo >= this.firstIndex() && hi <= this.lastIndex() + 1 && lo <= hi, `entries [${lo}, ${hi}) outside the log [${this.firstIndex()}, ${this.lastIndex()}]`);
+    return this.reader.entries(lo, hi, maxBytes);
   }
 
   /**
@@ -224,30 +95,30 @@ export class Wal {
    * committed entries, which would be a bug in the caller.
    */
   append(entries: readonly Entry[], commitIndex: number): void {
-    this.checkWritable();
+    this.writer.checkWritable();
     const first = entries[0];
     if (first === undefined) return;
     checkContiguous(entries, this.limits.maxEntryBytes);
-    assert(first.index >= this.firstIndex() && first.index <= this.lastIndexValue + 1,
-      `append at ${first.index} outside [${this.firstIndex()}, ${this.lastIndexValue + 1}]`);
+    assert(first.index >= this.firstIndex() && first.index <= this.lastIndex() + 1,
+      `append at ${first.index} outside [${this.firstIndex()}, ${this.lastIndex() + 1}]`);
     assert(first.index > commitIndex, `append at ${first.index} would cut committed entries (commit ${commitIndex})`);
-    if (first.index <= this.lastIndexValue) this.guard('truncate', () => this.truncateFrom(first.index));
-    assert(first.term >= (this.term(first.index - 1) as number), `entry ${first.index} has term ${first.term} below its predecessor's`);
-    let next = 0;
-    while (next < entries.length) {
-      const count = this.entriesFittingActiveSegment(entries, next);
-      if (count === 0) {
-        this.guard('segment rollover', () => this.rollOver());
-        continue;
-      }
-      this.writeEntries(entries.slice(next, next + count));
-      next += count;
+    if (first.index <= this.lastIndex()) {
+      this.writer.truncateFrom(first.index);
+      this.terms.truncateFrom(first.index);
+      this.reader.forgetFrom(first.index);
     }
+    assert(first.term >= (this.term(first.index - 1) as number), `entry ${first.index} has term ${first.term} below its predecessor's`);
+    this.writer.append(entries, (written) => {
+      for (const entry of written) {
+        this.terms.note(entry.index, entry.term);
+        this.reader.remember(entry);
+      }
+    });
   }
 
   /** Records the commit index in the WAL with the next sync (cheaper than a hard-state file write). */
   noteCommit(commitIndex: number): void {
-    this.commitToRecord = Math.max(this.commitToRecord, commitIndex);
+    this.writer.noteCommit(commitIndex);
   }
 
   /**
@@ -255,581 +126,55 @@ export class Wal {
    * all callers waiting at the time (group commit). Runs on the thread pool.
    */
   sync(): Promise<void> {
-    try {
-      this.checkWritable();
-      this.writeCommitRecordIfNeeded();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const targetSequence = this.writtenSequence;
-    if (this.durableSequence >= targetSequence) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ targetSequence, resolve, reject });
-      if (!this.syncInFlight) this.startSync();
-    });
+    return this.writer.sync();
   }
 
   /** The synchronous sync: blocks the event loop for one fdatasync. */
   syncNow(): void {
-    this.checkWritable();
-    this.writeCommitRecordIfNeeded();
-    if (this.durableSequence >= this.writtenSequence) return;
-    const target = this.writtenSequence;
-    this.guard('fdatasync', () => this.io.fdatasyncSync(this.activeFd));
-    this.markDurable(target);
+    this.writer.syncNow();
   }
 
   /** Drops the log up to `index` (a snapshot now covers it), deleting whole segments that lie below it. */
   compact(index: number, term: number): void {
-    this.checkWritable();
-    assert(index >= this.baseIndex && index <= this.lastIndexValue && this.term(index) === term,
+    this.writer.checkWritable();
+    assert(index >= this.baseIndex && index <= this.lastIndex() && this.term(index) === term,
       `compaction to ${index}/${term} does not match the log`);
     this.baseIndex = index;
     this.baseTerm = term;
-    this.dropTermRunsBelow(index + 1);
-    this.evictCacheBelow(index + 1);
-    const doomed: Segment[] = [];
-    while (this.segments.length > 1 && (this.segments[1] as Segment).firstIndex <= index + 1) {
-      doomed.push(this.segments.shift() as Segment);
-    }
-    if (doomed.length === 0) return;
-    this.guard('compaction', () => {
-      for (const segment of doomed) {
-        this.closeReadFd(segment.file);
-        this.io.unlinkSync(segment.file);
-      }
-      fsyncDirSync(this.io, this.dir);
-    });
+    this.terms.dropBelow(index + 1);
+    this.reader.forgetBelow(index + 1);
+    this.writer.removeSegmentsThrough(index);
   }
 
   /** Discards the whole log: it restarts empty after (index, term), a snapshot installed from the leader. */
   reset(index: number, term: number): void {
-    this.checkWritable();
-    this.guard('log reset', () => {
-      const old = this.segments.splice(0, this.segments.length);
-      this.retireFd(this.activeFd);
-      for (const segment of old) this.closeReadFd(segment.file);
-      deleteSegmentsNewestFirst(this.io, this.dir, old);
-      const fresh = createSegmentFile(this.io, this.dir, index + 1);
-      this.segments.push(fresh);
-      this.activeFd = this.io.openSync(fresh.file, 'r+');
-      // Everything written before is now either durable or deleted.
-      this.markDurable(this.writtenSequence);
-    });
+    this.writer.checkWritable();
+    this.writer.reset(index);
     this.baseIndex = index;
     this.baseTerm = term;
-    this.lastIndexValue = index;
-    this.termRunStarts.length = 0;
-    this.termRunTerms.length = 0;
-    this.clearCache();
-    this.commitRecorded = 0;
+    this.terms.clear();
+    this.reader.forgetAll();
   }
 
   /** The failure that stopped writes, if any. */
   failed(): StorageFailedError | undefined {
-    return this.failure;
-  }
-
-  /** Waits for an fdatasync in flight, then closes every file. Unsynced writes are not promised. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    while (this.syncInFlight) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    this.closed = true;
-    for (const waiter of this.waiters.splice(0)) waiter.reject(new StorageClosedError());
-    for (const file of [...this.readFds.keys()]) this.closeReadFd(file);
-    this.closeRetiredFds();
-    this.io.closeSync(this.activeFd);
-  }
-
-  // --- writing ---------------------------------------------------------
-
-  private entriesFittingActiveSegment(entries: readonly Entry[], from: number): number {
-    const active = this.activeSegment();
-    let sizeBytes = active.sizeBytes;
-    let count = 0;
-    for (let i = from; i < entries.length; i++) {
-      sizeBytes += entryRecordBytes(entries[i] as Entry);
-      // An empty segment takes one entry whatever its size, so rollover never repeats a first index.
-      if (sizeBytes > this.limits.segmentSizeBytes && (count > 0 || active.count > 0)) break;
-      count++;
-    }
-    return count;
-  }
-
-  private writeEntries(entries: readonly Entry[]): void {
-    const active = this.activeSegment();
-    let totalBytes = 0;
-    for (const entry of entries) totalBytes += entryRecordBytes(entry);
-    const buffer = Buffer.allocUnsafe(totalBytes);
-    const offsets: number[] = [];
-    let offset = 0;
-    for (const entry of entries) {
-      offsets.push(active.sizeBytes + offset);
-      offset = encodeEntryRecord(entry, buffer, offset);
-    }
-    this.guard('write', () => writeAllSync(this.io, this.activeFd, buffer, active.sizeBytes));
-    this.writtenSequence++;
-    active.sizeBytes += totalBytes;
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i] as Entry;
-      pushOffset(active, offsets[i] as number);
-      this.noteTerm(entry.index, entry.term);
-      this.cachePush(entry);
-    }
-    this.lastIndexValue = (entries[entries.length - 1] as Entry).index;
-  }
-
-  private writeCommitRecordIfNeeded(): void {
-    const commit = Math.min(this.commitToRecord, this.lastIndexValue);
-    if (commit <= this.commitRecorded) return;
-    const active = this.activeSegment();
-    const record = encodeCommitRecord(commit);
-    this.guard('write', () => writeAllSync(this.io, this.activeFd, record, active.sizeBytes));
-    this.writtenSequence++;
-    active.sizeBytes += record.length;
-    this.commitRecorded = commit;
-  }
-
-  private rollOver(): void {
-    // The old segment must be complete on disk before a newer one exists.
-    this.io.fdatasyncSync(this.activeFd);
-    this.markDurable(this.writtenSequence);
-    const fresh = createSegmentFile(this.io, this.dir, this.lastIndexValue + 1);
-    this.retireFd(this.activeFd);
-    this.segments.push(fresh);
-    this.activeFd = this.io.openSync(fresh.file, 'r+');
-    this.commitRecorded = 0;
-  }
-
-  private truncateFrom(index: number): void {
-    if (this.writtenSequence > this.durableSequence) {
-      this.io.fdatasyncSync(this.activeFd);
-    }
-    const keep = this.segments.findIndex((segment) => segment.firstIndex + segment.count > index);
-    const target = this.segments[keep];
-    assert(target !== undefined && target.firstIndex <= index, `no segment holds entry ${index}`);
-    const doomed = this.segments.splice(keep + 1);
-    if (doomed.length > 0) {
-      this.retireFd(this.activeFd);
-      for (const segment of doomed) this.closeReadFd(segment.file);
-      deleteSegmentsNewestFirst(this.io, this.dir, doomed);
-      this.closeReadFd(target.file);
-      this.activeFd = this.io.openSync(target.file, 'r+');
-    }
-    const cutOffset = target.offsets[index - target.firstIndex] as number;
-    this.io.ftruncateSync(this.activeFd, cutOffset);
-    this.io.fsyncSync(this.activeFd);
-    this.markDurable(this.writtenSequence);
-    target.count = index - target.firstIndex;
-    target.sizeBytes = cutOffset;
-    this.lastIndexValue = index - 1;
-    while (this.termRunStarts.length > 0 && (this.termRunStarts[this.termRunStarts.length - 1] as number) >= index) {
-      this.termRunStarts.pop();
-      this.termRunTerms.pop();
-    }
-    this.truncateCacheFrom(index);
-    this.commitRecorded = 0;
-  }
-
-  // --- group commit ----------------------------------------------------
-
-  private startSync(): void {
-    const targetSequence = this.writtenSequence;
-    this.syncInFlight = true;
-    this.io.fdatasync(this.activeFd, (error) => {
-      this.syncInFlight = false;
-      this.closeRetiredFds();
-      if (this.failure !== undefined || this.closed) return;
-      if (error) {
-        this.fail('fdatasync', error);
-        return;
-      }
-      this.markDurable(targetSequence);
-      if (this.waiters.length > 0) this.startSync();
-    });
-  }
-
-  private markDurable(sequence: number): void {
-    this.durableSequence = Math.max(this.durableSequence, sequence);
-    while (this.waiters.length > 0 && (this.waiters[0] as SyncWaiter).targetSequence <= this.durableSequence) {
-      (this.waiters.shift() as SyncWaiter).resolve();
-    }
-  }
-
-  /** Runs a file operation; any error puts the log in the failed state for good. */
-  private guard(operation: string, run: () => void): void {
-    try {
-      run();
-    } catch (error) {
-      if (error instanceof StorageFailedError) throw error;
-      throw this.fail(operation, error);
-    }
+    return this.writer.failed();
   }
 
   /** Puts the log in the failed state for good (the first failure is kept) and rejects every waiting sync. */
   fail(operation: string, cause: unknown): StorageFailedError {
-    this.failure ??= new StorageFailedError(operation, cause);
-    for (const waiter of this.waiters.splice(0)) waiter.reject(this.failure);
-    return this.failure;
-  }
-
-  private checkOpen(): void {
-    if (this.closed) throw new StorageClosedError();
+    return this.writer.fail(operation, cause);
   }
 
   /** Throws if the storage is closed or failed. */
   checkWritable(): void {
-    this.checkOpen();
-    if (this.failure !== undefined) throw this.failure;
+    this.writer.checkWritable();
   }
 
-  /** A file descriptor an fdatasync may still be using is closed only once it returns. */
-  private retireFd(fd: number): void {
-    if (this.syncInFlight) this.retiredFds.push(fd);
-    else this.io.closeSync(fd);
+  /** Waits for an fdatasync in flight, then closes every file. Unsynced writes are not promised. */
+  close(): Promise<void> {
+    return this.writer.close();
   }
-
-  private closeRetiredFds(): void {
-    for (const fd of this.retiredFds.splice(0)) this.io.closeSync(fd);
-  }
-
-  // --- reading ---------------------------------------------------------
-
-  private activeSegment(): Segment {
-    return this.segments[this.segments.length - 1] as Segment;
-  }
-
-  private segmentHolding(index: number): Segment {
-    let lo = 0;
-    let hi = this.segments.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if ((this.segments[mid] as Segment).firstIndex <= index) lo = mid;
-      else hi = mid - 1;
-    }
-    const segment = this.segments[lo] as Segment;
-    assert(index >= segment.firstIndex && index < segment.firstIndex + segment.count, `entry ${index} is in no segment`);
-    return segment;
-  }
-
-  /** Reads entries from `index` on (below `limit`) out of one segment, checking every record again. */
-  private readFromDisk(index: number, limit: number): Entry[] {
-    const segment = this.segmentHolding(index);
-    const segmentEnd = segment.firstIndex + segment.count;
-    const start = segment.offsets[index - segment.firstIndex] as number;
-    let endIndex = Math.min(limit, segmentEnd);
-    const offsetOf = (i: number): number => (i < segmentEnd ? (segment.offsets[i - segment.firstIndex] as number) : segment.sizeBytes);
-    // Read at most about one chunk, but always the whole first record.
-    while (endIndex > index + 1 && offsetOf(endIndex) - start > READ_CHUNK_BYTES) endIndex = index + Math.max(1, Math.floor((endIndex - index) / 2));
-    const end = offsetOf(endIndex);
-    const fd = segment === this.activeSegment() ? this.activeFd : this.readFd(segment.file);
-    const bytes = readAtSync(this.io, fd, start, end - start);
-    const result: Entry[] = [];
-    let offset = 0;
-    while (result.length < endIndex - index) {
-      const recordOffset = start + offset;
-      const frame = frameRecord(bytes, offset, bytes.length, maxRecordBodyBytes(this.limits));
-      if (frame.kind !== 'record') {
-        throw new StorageCorruptionError(segment.file, recordOffset, `read back: ${frame.kind === 'invalid' ? frame.reason : 'record cut short'}`);
-      }
-      offset = frame.nextOffset;
-      if (frame.type !== RecordType.entry) continue;
-      const entry = decodeEntry(bytes, frame);
-      const expected = index + result.length;
-      if ('invalid' in entry || entry.index !== expected) {
-        throw new StorageCorruptionError(segment.file, recordOffset, `read back: expected entry ${expected}`);
-      }
-      result.push(entry);
-    }
-    return result;
-  }
-
-  private readFd(file: string): number {
-    const existing = this.readFds.get(file);
-    if (existing !== undefined) {
-      this.readFds.delete(file);
-      this.readFds.set(file, existing);
-      return existing;
-    }
-    if (this.readFds.size >= MAX_OPEN_READ_FILES) {
-      const oldest = this.readFds.keys().next().value as string;
-      this.closeReadFd(oldest);
-    }
-    const fd = this.io.openSync(file, 'r');
-    this.readFds.set(file, fd);
-    return fd;
-  }
-
-  private closeReadFd(file: string): void {
-    const fd = this.readFds.get(file);
-    if (fd === undefined) return;
-    this.readFds.delete(file);
-    this.io.closeSync(fd);
-  }
-
-  // --- term runs -------------------------------------------------------
-
-  private noteTerm(index: number, term: number): void {
-    if (this.termRunTerms[this.termRunTerms.length - 1] !== term) {
-      this.termRunStarts.push(index);
-      this.termRunTerms.push(term);
-    }
-  }
-
-  private dropTermRunsBelow(index: number): void {
-    let drop = 0;
-    while (drop + 1 < this.termRunStarts.length && (this.termRunStarts[drop + 1] as number) <= index) drop++;
-    this.termRunStarts.splice(0, drop);
-    this.termRunTerms.splice(0, drop);
-  }
-
-  private rebuildTermRuns(scans: readonly SegmentScan[], baseIndex: number): void {
-    for (const scan of scans) {
-      for (let i = 0; i < scan.runStarts.length; i++) {
-        this.noteTerm(scan.runStarts[i] as number, scan.runTerms[i] as number);
-      }
-    }
-    if (this.lastIndexValue <= baseIndex) {
-      this.termRunStarts.length = 0;
-      this.termRunTerms.length = 0;
-      return;
-    }
-    this.dropTermRunsBelow(baseIndex + 1);
-  }
-
-  // --- cache of the newest entries ---------------------------------------
-
-  private cacheFirstIndex(): number {
-    return this.lastIndexValue - (this.cache.length - this.cacheHead) + 1;
-  }
-
-  private cachedEntry(index: number): Entry | undefined {
-    const first = this.cacheFirstIndex();
-    return index >= first && index <= this.lastIndexValue ? this.cache[this.cacheHead + index - first] : undefined;
-  }
-
-  private cachedRun(lo: number, hi: number): Entry[] {
-    const from = this.cacheHead + lo - this.cacheFirstIndex();
-    return this.cache.slice(from, from + hi - lo);
-  }
-
-  private cachePush(entry: Entry): void {
-    this.cache.push(entry);
-    this.cacheBytes += entrySizeBytes(entry);
-    while (this.cacheBytes > this.limits.cacheMaxBytes && this.cacheHead < this.cache.length) this.cacheShift();
-  }
-
-  private cacheShift(): void {
-    this.cacheBytes -= entrySizeBytes(this.cache[this.cacheHead] as Entry);
-    this.cache[this.cacheHead] = undefined as unknown as Entry;
-    this.cacheHead++;
-    if (this.cacheHead > 1024 && this.cacheHead * 2 > this.cache.length) {
-      this.cache = this.cache.slice(this.cacheHead);
-      this.cacheHead = 0;
-    }
-  }
-
-  private evictCacheBelow(index: number): void {
-    while (this.cacheHead < this.cache.length && this.cacheFirstIndex() < index) this.cacheShift();
-  }
-
-  /** Drops cached entries from `index` on; called once lastIndexValue is index - 1. */
-  private truncateCacheFrom(index: number): void {
-    while (this.cache.length > this.cacheHead && (this.cache[this.cache.length - 1] as Entry).index >= index) {
-      this.cacheBytes -= entrySizeBytes(this.cache.pop() as Entry);
-    }
-    if (this.cache.length > this.cacheHead && (this.cache[this.cache.length - 1] as Entry).index !== this.lastIndexValue) this.clearCache();
-  }
-
-  private clearCache(): void {
-    this.cache = [];
-    this.cacheHead = 0;
-    this.cacheBytes = 0;
-  }
-}
-
-// --- recovery helpers ----------------------------------------------------
-
-interface SegmentScan {
-  readonly segment: Segment;
-  readonly runStarts: number[];
-  readonly runTerms: number[];
-  readonly commitIndex: number;
-  readonly lastTerm: number;
-  readonly tailCut: WalRecoveryReport['tailCut'];
-}
-
-/**
- * Reads one segment record by record, in bounded chunks, checking every
- * checksum but decoding only index and term. A bad record in the last
- * segment ends the log there (cut and reported); anywhere else it is damage.
- */
-function scanSegment(io: FileIo, file: string, limits: WalLimits, isLast: boolean): SegmentScan {
-  const fd = io.openSync(file, isLast ? 'r+' : 'r');
-  try {
-    const fileBytes = io.fstatSizeSync(fd);
-    const header = decodeSegmentHeader(readAtSync(io, fd, 0, SEGMENT_HEADER_BYTES));
-    if ('invalid' in header) throw new StorageCorruptionError(file, 0, header.invalid);
-    if (segmentFileName(header.firstIndex) !== path.basename(file)) {
-      throw new StorageCorruptionError(file, 16, `header first index ${header.firstIndex} does not match the file name`);
-    }
-    const segment: Segment = { file, firstIndex: header.firstIndex, offsets: new Uint32Array(1024), count: 0, sizeBytes: SEGMENT_HEADER_BYTES };
-    const scan = { segment, runStarts: [] as number[], runTerms: [] as number[], commitIndex: 0, lastTerm: 0 };
-    const maxBody = maxRecordBodyBytes(limits);
-    let chunk: Buffer = Buffer.alloc(0);
-    let chunkStart = SEGMENT_HEADER_BYTES;
-    let offset = 0;
-    let problem: string | undefined;
-    while (problem === undefined) {
-      const frame = frameRecord(chunk, offset, chunk.length, maxBody);
-      if (frame.kind === 'incomplete') {
-        const fileOffset = chunkStart + offset;
-        if (fileOffset >= fileBytes) break;
-        if (fileOffset + frame.neededBytes > fileBytes) {
-          problem = 'record cut short by the end of the file';
-          break;
-        }
-        chunkStart = fileOffset;
-        chunk = readAtSync(io, fd, chunkStart, Math.min(fileBytes - chunkStart, Math.max(SCAN_CHUNK_BYTES, frame.neededBytes)));
-        offset = 0;
-        continue;
-      }
-      if (frame.kind === 'invalid') {
-        problem = frame.reason;
-        break;
-      }
-      // A record with a valid checksum cannot come from a torn write: if it
-      // does not belong here, the log is damaged even in the last segment.
-      const misfit = acceptRecord(scan, chunk, frame, chunkStart + offset);
-      if (misfit !== undefined) throw new StorageCorruptionError(file, chunkStart + offset, misfit);
-      offset = frame.nextOffset;
-    }
-    const tailCut = problem === undefined ? undefined : cutTail(io, fd, file, fileBytes, segment.sizeBytes, problem, isLast);
-    return { ...scan, tailCut };
-  } finally {
-    io.closeSync(fd);
-  }
-}
-
-/** Adds one valid record to the scan; returns why it does not belong, if it does not. */
-function acceptRecord(
-  scan: { segment: Segment; runStarts: number[]; runTerms: number[]; commitIndex: number; lastTerm: number },
-  chunk: Buffer,
-  frame: Extract<ReturnType<typeof frameRecord>, { kind: 'record' }>,
-  fileOffset: number,
-): string | undefined {
-  const segment = scan.segment;
-  if (frame.type === RecordType.commit) {
-    const commit = decodeCommit(chunk, frame);
-    if (commit < 0) return 'commit index out of range';
-    scan.commitIndex = Math.max(scan.commitIndex, commit);
-  } else {
-    const { index, term } = entryPosition(chunk, frame);
-    const expected = segment.firstIndex + segment.count;
-    if (index !== expected) return `entry index ${index} where ${expected} was expected`;
-    if (term < scan.lastTerm || term < 0) return `entry ${index} has term ${term} below the previous term ${scan.lastTerm}`;
-    if (term !== scan.lastTerm || scan.runStarts.length === 0) {
-      scan.runStarts.push(index);
-      scan.runTerms.push(term);
-    }
-    scan.lastTerm = term;
-    pushOffset(segment, fileOffset);
-  }
-  segment.sizeBytes = fileOffset + frame.nextOffset - frame.bodyStart + RECORD_HEADER_BYTES;
-  return undefined;
-}
-
-function cutTail(
-  io: FileIo, fd: number, file: string, fileBytes: number, validBytes: number, reason: string, isLast: boolean,
-): WalRecoveryReport['tailCut'] {
-  if (!isLast) throw new StorageCorruptionError(file, validBytes, reason);
-  io.ftruncateSync(fd, validBytes);
-  io.fsyncSync(fd);
-  return { file, offsetBytes: validBytes, droppedBytes: fileBytes - validBytes, reason };
-}
-
-function checkContinues(previous: SegmentScan, next: SegmentScan): void {
-  const expected = previous.segment.firstIndex + previous.segment.count;
-  if (next.segment.firstIndex !== expected) {
-    throw new StorageCorruptionError(next.segment.file, 16, `segment starts at entry ${next.segment.firstIndex} but the previous one ends before ${expected}`);
-  }
-  const firstTerm = next.runTerms[0];
-  if (firstTerm !== undefined && firstTerm < previous.lastTerm) {
-    throw new StorageCorruptionError(next.segment.file, SEGMENT_HEADER_BYTES, `first term ${firstTerm} is below the previous segment's last term ${previous.lastTerm}`);
-  }
-}
-
-/** Why the recovered log cannot follow the snapshot, or undefined when it can. */
-function logDiscardReason(scans: readonly SegmentScan[], base: { index: number; term: number }): string | undefined {
-  const first = scans[0];
-  const last = scans[scans.length - 1];
-  if (first === undefined || last === undefined) return 'no segments';
-  const lastIndex = last.segment.firstIndex + last.segment.count - 1;
-  if (first.segment.firstIndex > base.index + 1) {
-    // Compaction only removes segments wholly below the snapshot and an
-    // install empties the log before it starts a new one: a gap is damage.
-    throw new StorageCorruptionError(first.segment.file, 16, `log starts at entry ${first.segment.firstIndex}, after the snapshot at ${base.index} plus one`);
-  }
-  if (lastIndex < base.index) return `log ends at ${lastIndex}, before the snapshot at ${base.index}`;
-  // A log that starts right after the snapshot continues it (after an install).
-  if (first.segment.firstIndex === base.index + 1) return undefined;
-  const termAtBase = termInScans(scans, base.index);
-  if (termAtBase !== base.term) return `log has term ${termAtBase} at the snapshot index ${base.index}, the snapshot has term ${base.term}`;
-  return undefined;
-}
-
-function termInScans(scans: readonly SegmentScan[], index: number): number | undefined {
-  let term: number | undefined;
-  for (const scan of scans) {
-    for (let i = 0; i < scan.runStarts.length && (scan.runStarts[i] as number) <= index; i++) term = scan.runTerms[i];
-  }
-  return term;
-}
-
-/** Deletes segments left from a compaction whose entries all precede the snapshot. */
-function removeCompactedSegments(io: FileIo, dir: string, scans: readonly SegmentScan[], baseIndex: number): Segment[] {
-  const segments = scans.map((scan) => scan.segment);
-  let drop = 0;
-  while (drop + 1 < segments.length && (segments[drop + 1] as Segment).firstIndex <= baseIndex + 1) drop++;
-  if (drop > 0) {
-    for (const segment of segments.slice(0, drop)) io.unlinkSync(segment.file);
-    fsyncDirSync(io, dir);
-  }
-  return segments.slice(drop);
-}
-
-/** Newest first, so that a crash part-way leaves a log that is still a contiguous prefix. */
-function deleteSegmentsNewestFirst(io: FileIo, dir: string, segments: readonly Segment[]): void {
-  for (let i = segments.length - 1; i >= 0; i--) io.unlinkSync((segments[i] as Segment).file);
-  fsyncDirSync(io, dir);
-}
-
-/** Creates an empty segment whose header is durable before the file has its final name. */
-function createSegmentFile(io: FileIo, dir: string, firstIndex: number): Segment {
-  const file = path.join(dir, segmentFileName(firstIndex));
-  const temporary = `${file}${TEMPORARY_SUFFIX}`;
-  const fd = io.openSync(temporary, 'w');
-  try {
-    writeAllSync(io, fd, encodeSegmentHeader(firstIndex), 0);
-    io.fsyncSync(fd);
-  } finally {
-    io.closeSync(fd);
-  }
-  io.renameSync(temporary, file);
-  fsyncDirSync(io, dir);
-  return { file, firstIndex, offsets: new Uint32Array(1024), count: 0, sizeBytes: SEGMENT_HEADER_BYTES };
-}
-
-function pushOffset(segment: Segment, offset: number): void {
-  if (segment.count === segment.offsets.length) {
-    const grown = new Uint32Array(segment.offsets.length * 2);
-    grown.set(segment.offsets);
-    segment.offsets = grown;
-  }
-  segment.offsets[segment.count] = offset;
-  segment.count++;
 }
 
 function checkContiguous(entries: readonly Entry[], maxEntryBytes: number): void {

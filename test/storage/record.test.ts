@@ -7,7 +7,7 @@ import t from 'tap';
 import { crc32c } from '../../src/storage/crc32c.js';
 import {
   RECORD_HEADER_BYTES,
-  decodeEntry,
+  decodeEntryRecord,
   encodeCommitRecord,
   encodeEntryRecord,
   entryRecordBytes,
@@ -69,7 +69,7 @@ t.test('every entry round-trips through a record', async (t) => {
       const bytes = encode(entry);
       const frame = frameRecord(bytes, 0, bytes.length, MAX_BODY);
       if (frame.kind !== 'record' || frame.nextOffset !== bytes.length) return false;
-      const decoded = decodeEntry(bytes, frame);
+      const decoded = decodeEntryRecord(bytes, frame);
       return !('invalid' in decoded) && decoded.index === entry.index && decoded.term === entry.term &&
         decoded.type === entry.type && Buffer.from(decoded.data).equals(Buffer.from(entry.data));
     }),

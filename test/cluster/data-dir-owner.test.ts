@@ -43,7 +43,9 @@ t.test('a data directory has one owner, survives SIGKILL, and belongs to one nod
 
   cluster.kill9('n1');
   await cluster.restart('n1');
-  const read = await call(n1.url, 'GET', '/v1/accounts/a2');
+  // Healthy is not serving: if n1 led, the others elect first and n1 learns the new leader.
+  let read = await call(n1.url, 'GET', '/v1/accounts/a2?wait_ms=5000');
+  for (let attempt = 0; attempt < 10 && read.status === 503; attempt++) read = await call(n1.url, 'GET', '/v1/accounts/a2?wait_ms=5000');
   t.equal(read.status, 200, 'after SIGKILL the node restarts on its directory');
   t.equal(read.body.credits_posted, '7', 'with what it had');
 

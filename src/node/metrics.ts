@@ -24,6 +24,8 @@ export interface MetricsSource {
   snapshotIndex(): number;
   /** On the leader: one row per other member; elsewhere empty. */
   peers(): readonly PeerLag[];
+  /** The ledger's background WAL checkpoints so far (undefined for an in-memory ledger). */
+  walCheckpoints(): { readonly checkpoints: number; readonly failures: number } | undefined;
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -84,6 +86,23 @@ export class NodeMetrics {
     perPeer('raft_replication_lag_entries', "On the leader: entries the peer is behind the leader's commit index.", (l) => l.lagEntries);
     perPeer('raft_replication_lag_seconds', "On the leader: how long the peer has been behind the leader's commit index.", (l) => l.lagSeconds);
     perPeer('raft_peer_last_contact_seconds', 'On the leader: seconds since the peer last answered.', (l) => l.lastContactSeconds);
+
+    const cumulative = (name: string, help: string, read: () => number | undefined): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const value = read();
+          this.reset();
+          if (value !== undefined) this.inc(value);
+        },
+      });
+    };
+    cumulative('ledger_wal_checkpoints_total', "Background checkpoints of the ledger's SQLite WAL.", () => source.walCheckpoints()?.checkpoints);
+    cumulative('ledger_wal_checkpoint_failures_total', 'Background WAL checkpoints that failed (the WAL then grows until one succeeds).', () =>
+      source.walCheckpoints()?.failures,
+    );
 
     this.leaderChanges = new Counter({ name: 'raft_leader_changes_total', help: 'Times this node saw the leader change.', registers });
     this.elections = new Counter({ name: 'raft_elections_total', help: 'Elections this node started as a candidate.', registers });

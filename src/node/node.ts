@@ -120,6 +120,7 @@ export class LedgerNode implements LedgerService {
       lastLogIndex: () => this.raw.summary().lastIndex,
       snapshotIndex: () => this.storage.snapshotMeta().index,
       peers: () => this.lag.peers(),
+      walCheckpoints: () => this.ledger.checkpointStatus(),
     });
     const kick = (): void => this.kick();
     const notLeader = (): NodeError => this.notLeaderError();

@@ -45,6 +45,7 @@ export async function exportedMetrics(): Promise<ExportedMetrics> {
     lastLogIndex: () => 10,
     snapshotIndex: () => 0,
     peers: () => [{ peer: 'n2', matchIndex: 10, lagEntries: 0, lagSeconds: 0, lastContactSeconds: 0 }],
+    walCheckpoints: () => ({ checkpoints: 3, failures: 0 }),
   });
   const json = await metrics.registry.getMetricsAsJSON();
   const series = new Set<string>();

@@ -5,6 +5,7 @@
 // never a client-chosen id.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PeerSendStats } from './transport.js';
 
 export interface PeerLag {
   readonly peer: string;
@@ -24,6 +25,8 @@ export interface MetricsSource {
   snapshotIndex(): number;
   /** On the leader: one row per other member; elsewhere empty. */
   peers(): readonly PeerLag[];
+  /** What the peer transport sent to each peer so far. */
+  peerLinks(): readonly PeerSendStats[];
   /** The ledger's background WAL checkpoints so far (undefined for an in-memory ledger). */
   walCheckpoints(): { readonly checkpoints: number; readonly failures: number } | undefined;
 }
@@ -31,6 +34,19 @@ export interface MetricsSource {
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Entries per batch: how well group commit and batched apply are working. */
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
+
+function perPeerQueue(registers: Registry[], source: MetricsSource): void {
+  new Gauge({
+    name: 'raft_peer_queued_messages',
+    help: 'Raft messages waiting to be sent to the peer.',
+    labelNames: ['peer'],
+    registers,
+    collect() {
+      this.reset();
+      for (const link of source.peerLinks()) this.set({ peer: link.peer }, link.queuedMessages);
+    },
+  });
+}
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -99,6 +115,23 @@ export class NodeMetrics {
         },
       });
     };
+    const perLink = (name: string, help: string, read: (link: PeerSendStats) => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['peer'],
+        registers,
+        collect() {
+          this.reset();
+          for (const link of source.peerLinks()) this.inc({ peer: link.peer }, read(link));
+        },
+      });
+    };
+    perLink('raft_peer_requests_sent_total', 'Requests (message batches) sent to the peer.', (l) => l.sentRequests);
+    perLink('raft_peer_messages_sent_total', 'Raft messages delivered to the peer.', (l) => l.sentMessages);
+    perLink('raft_peer_messages_dropped_total', 'Raft messages to the peer dropped (full queue, failed request); the core resends.', (l) => l.droppedMessages);
+    perLink('raft_peer_requests_failed_total', 'Requests to the peer that failed or timed out.', (l) => l.failedRequests);
+    perPeerQueue(registers, source);
     cumulative('ledger_wal_checkpoints_total', "Background checkpoints of the ledger's SQLite WAL.", () => source.walCheckpoints()?.checkpoints);
     cumulative('ledger_wal_checkpoint_failures_total', 'Background WAL checkpoints that failed (the WAL then grows until one succeeds).', () =>
       source.walCheckpoints()?.failures,

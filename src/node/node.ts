@@ -121,6 +121,7 @@ export class LedgerNode implements LedgerService {
       snapshotIndex: () => this.storage.snapshotMeta().index,
       peers: () => this.lag.peers(),
       walCheckpoints: () => this.ledger.checkpointStatus(),
+      peerLinks: () => this.transport.stats?.().peers ?? [],
     });
     const kick = (): void => this.kick();
     const notLeader = (): NodeError => this.notLeaderError();

@@ -269,9 +269,14 @@ function mutatedCopy(mutant: Mutant): string {
     compiled.set(file, compile(sourcePath, mutated));
   }
   const copy = mkdtempSync(join(distRoot, '.mutant-'));
-  cpSync(join(distRoot, 'src'), join(copy, 'src'), { recursive: true });
-  cpSync(join(distRoot, 'test'), join(copy, 'test'), { recursive: true });
-  for (const [file, js] of compiled) writeFileSync(join(copy, 'src', file.replace(/\.ts$/, '.js')), js);
+  try {
+    cpSync(join(distRoot, 'src'), join(copy, 'src'), { recursive: true });
+    cpSync(join(distRoot, 'test'), join(copy, 'test'), { recursive: true });
+    for (const [file, js] of compiled) writeFileSync(join(copy, 'src', file.replace(/\.ts$/, '.js')), js);
+  } catch (error) {
+    rmSync(copy, { recursive: true, force: true });
+    throw error;
+  }
   return copy;
 }
 

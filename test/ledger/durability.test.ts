@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { encodeEntry, LedgerStateMachine, type Command } from '../../src/ledger/index.js';
+import { encodeEntry, LedgerStateMachine, snapshotBytesSource, type Command } from '../../src/ledger/index.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/ledger/snapshot.js';
 import { setup as crashSetup } from './fixtures/restore-setup.js';
 import { Driver, temporaryDirectory } from './harness.js';
@@ -96,7 +96,7 @@ t.test('snapshot and restore round-trip the whole state, into memory and onto a 
   for (const target of [':memory:', join(temporaryDirectory(t), 'restored.db')]) {
     const restored = new Driver(target);
     restored.apply({ type: 'create_accounts', accounts: [{ id: 'stale', ledger: 'USD' }] });
-    restored.machine.restore(snapshot);
+    restored.machine.restore(snapshotBytesSource(snapshot));
     t.equal(restored.machine.appliedIndex(), setup.length);
     t.equal(restored.machine.chainHead(), headAtSnapshot);
     t.equal(restored.machine.queries.account('stale'), undefined, 'earlier state is discarded');
@@ -105,7 +105,7 @@ t.test('snapshot and restore round-trip the whole state, into memory and onto a 
     // byte equality is checked where both sides are in memory.
     if (target === ':memory:') t.ok(Buffer.from(restored.machine.snapshot()).equals(Buffer.from(snapshot)), 'snapshot of the restored state is identical');
     const replica = new Driver();
-    replica.machine.restore(snapshot);
+    replica.machine.restore(snapshotBytesSource(snapshot));
     restored.apply({ type: 'confirm_reservations', ids: ['r'] });
     replica.apply({ type: 'confirm_reservations', ids: ['r'] });
     t.equal(restored.machine.chainHead(), replica.machine.chainHead(), 'both continue identically');
@@ -117,7 +117,7 @@ t.test('snapshot and restore round-trip the whole state, into memory and onto a 
   }
   const damaged = Uint8Array.from(snapshot);
   damaged[damaged.length - 1] = (damaged[damaged.length - 1] ?? 0) ^ 1;
-  t.throws(() => source.machine.restore(damaged), { name: 'AssertionFailure' });
+  t.throws(() => source.machine.restore(snapshotBytesSource(damaged)), { name: 'AssertionFailure' });
   t.ok(source.machine.verifyChain().ok, 'a refused restore leaves the state as it was');
   source.machine.close();
   t.end();
@@ -133,7 +133,7 @@ t.test('a snapshot whose header disagrees with the state inside is refused befor
     const kept = new Driver(target);
     kept.apply({ type: 'create_accounts', accounts: [{ id: 'mine', ledger: 'USD' }] });
     const head = kept.machine.chainHead();
-    t.throws(() => kept.machine.restore(mislabelled), { name: 'AssertionFailure' }, target);
+    t.throws(() => kept.machine.restore(snapshotBytesSource(mislabelled)), { name: 'AssertionFailure' }, target);
     t.equal(kept.machine.appliedIndex(), 1, `${target}: applied index kept`);
     t.equal(kept.machine.chainHead(), head, `${target}: chain head kept`);
     t.ok(kept.machine.queries.account('mine'), `${target}: state kept`);
@@ -273,7 +273,7 @@ t.test('a crash at any step of a restore onto a file leaves the whole old state 
     t.equal(reopened.machine.appliedIndex(), crashSetup.length, `after a crash at ${step} the old state is whole`);
     t.equal(reopened.machine.queries.account('b')?.credits_posted, 12n);
     t.ok(reopened.machine.verifyChain().ok, 'and its chain verifies');
-    reopened.machine.restore(snapshot);
+    reopened.machine.restore(snapshotBytesSource(snapshot));
     t.equal(reopened.machine.appliedIndex(), 1, 'a restore run again completes');
     reopened.machine.close();
   }

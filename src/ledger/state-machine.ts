@@ -64,8 +64,13 @@ export class LedgerStateMachine {
   private meta: Meta;
   private queriesView: LedgerQueries;
 
-  /** Opens (creating if needed) the ledger at `path`, a file or ':memory:'. */
+  /**
+   * Opens (creating if needed) the ledger at `path`, a file or ':memory:'. A
+   * `<path>.restore` left by a restore that died is removed: it never became
+   * the database, and the restore runs again from the stored snapshot.
+   */
   static open(path: string): LedgerStateMachine {
+    if (path !== ':memory:' && path !== '') rmSync(`${path}.restore`, { force: true });
     return new LedgerStateMachine(path, openDatabase(path));
   }
 

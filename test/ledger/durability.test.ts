@@ -271,6 +271,7 @@ t.test('a crash at any step of a restore onto a file leaves the whole old state 
     t.equal(run.signal, 'SIGKILL', `killed at ${step}`, { stderr: run.stderr, stdout: run.stdout });
     if (step === 'copy') t.ok(existsSync(`${path}.restore`), 'a partial copy is left behind');
     const reopened = new Driver(path);
+    t.notOk(existsSync(`${path}.restore`), 'reopening removes what a dead restore left');
     t.equal(reopened.machine.appliedIndex(), crashSetup.length, `after a crash at ${step} the old state is whole`);
     t.equal(reopened.machine.queries.account('b')?.credits_posted, 12n);
     t.ok(reopened.machine.verifyChain().ok, 'and its chain verifies');

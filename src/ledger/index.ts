@@ -6,6 +6,7 @@ export { encodeEntry, encodeCommand, encodeEntryWithCommand, decodeEntry, MAX_EN
 export { resultCodes, type ResultCode } from './codes.js';
 export type { CreateResult, ItemResult, ReservationResult, ConfirmResult, ReleaseResult } from './context.js';
 export { LedgerStateMachine, type ApplyOutcome, type CommandResult, type LedgerLogEntry } from './state-machine.js';
+export { RESTORE_CHUNK_BYTES, snapshotBytesSource, type SnapshotImageSource } from './snapshot.js';
 export type { ExpireResult } from './expiry.js';
 export type { VerifyReport } from './verify.js';
 export { MAX_TRANSFERS_PAGE, type AccountView, type TransferView, type ItemView, type ReservationView, type LedgerQueries } from './queries.js';

@@ -8,8 +8,9 @@
 // is max(entry time, last applied time); no clock, no randomness; every
 // iteration is in key or insertion order; ties are broken by id.
 
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import type Database from 'better-sqlite3';
 import { assert, AssertionFailure, unreachable } from '../lib/assert.js';
 import { createAccounts } from './accounts.js';
@@ -23,7 +24,7 @@ import { expireDue, nextDeadline, type ExpireResult } from './expiry.js';
 import { adjustStock, confirmReservations, createItems, createReservations, releaseReservations } from './inventory.js';
 import { LedgerQueries } from './queries.js';
 import type { Command } from './schemas.js';
-import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import { encodeSnapshot, loadSnapshotImage, readSnapshotImage, type CheckedImage, type SnapshotHeader, type SnapshotImageSource } from './snapshot.js';
 import { TransferBatch } from './transfers.js';
 import { verifyChain, type VerifyReport } from './verify.js';
 
@@ -66,8 +67,13 @@ export class LedgerStateMachine {
   private meta: Meta;
   private queriesView: LedgerQueries;
 
-  /** Opens (creating if needed) the ledger at `path`, a file or ':memory:'. */
+  /**
+   * Opens (creating if needed) the ledger at `path`, a file or ':memory:'. A
+   * `<path>.restore` left by a restore that died is removed: it never became
+   * the database, and the restore runs again from the stored snapshot.
+   */
   static open(path: string): LedgerStateMachine {
+    if (path !== ':memory:' && path !== '') rmSync(`${path}.restore`, { force: true });
     return new LedgerStateMachine(path, openDatabase(path));
   }
 
@@ -181,27 +187,31 @@ export class LedgerStateMachine {
   }
 
   /**
-   * Replaces all state with the snapshot's. Refuses a damaged snapshot, or one
-   * whose header disagrees with the state inside it, and then leaves the state
-   * as it was: both are checked before anything is replaced.
+   * Replaces all state with the snapshot's, read from `source` in chunks of at
+   * most RESTORE_CHUNK_BYTES. Refuses a damaged snapshot, or one whose header
+   * disagrees with the state inside it, and then leaves the state as it was:
+   * both are checked before anything is replaced. A file-backed ledger never
+   * holds the image whole: it is copied chunk by chunk into `<path>.restore`,
+   * checked there, and renamed into place.
    */
-  restore(bytes: Uint8Array): void {
-    const parsed = decodeSnapshot(bytes);
-    assert(parsed.ok, `restore refused: ${parsed.ok ? '' : parsed.reason}`);
-    const incoming = openDatabase(parsed.image);
-    const inside = readMeta(statementCache(incoming));
-    if (inside.appliedIndex !== parsed.header.appliedIndex || inside.chainHead !== parsed.header.chainHead) {
-      incoming.close();
-      assert(false, 'restore refused: snapshot header does not match the state inside it');
-    }
+  restore(source: SnapshotImageSource): void {
     if (this.path === ':memory:' || this.path === '') {
-      this.db.close();
-      this.attach(incoming);
+      this.restoreInMemory(source);
       return;
     }
-    incoming.close();
     const temporary = `${this.path}.restore`;
-    writeDurably(temporary, parsed.image);
+    const header = copyImageDurably(temporary, source);
+    let inside: Meta;
+    try {
+      inside = readMetaOfFile(temporary);
+    } catch (error) {
+      rmSync(temporary, { force: true });
+      throw new AssertionFailure(`restore refused: the snapshot image does not open as a ledger: ${String(error)}`, { cause: error });
+    }
+    if (!sameHead(header, inside)) {
+      rmSync(temporary, { force: true });
+      assert(false, 'restore refused: snapshot header does not match the state inside it');
+    }
     // Crash-safe order: first every committed page goes into the main file and the WAL is
     // emptied, so removing the WAL and shared-memory files loses nothing (closing checkpoints
     // only as the last connection, and a half-checkpointed file without its WAL is corrupt).
@@ -216,7 +226,20 @@ export class LedgerStateMachine {
     fsyncDirectory(dirname(this.path));
     this.attach(openDatabase(this.path));
     this.checkpointer = this.startCheckpointer();
-    assert(this.meta.appliedIndex === inside.appliedIndex && this.meta.chainHead === inside.chainHead, 'restored file differs from the snapshot');
+    assert(sameHead(header, this.meta), 'restored file differs from the snapshot');
+  }
+
+  /** An in-memory ledger holds its whole state anyway: the image is read whole and deserialized. */
+  private restoreInMemory(source: SnapshotImageSource): void {
+    const parsed = loadSnapshotImage(source);
+    assert(parsed.ok, `restore refused: ${parsed.ok ? '' : parsed.reason}`);
+    const incoming = openDatabase(parsed.image);
+    if (!sameHead(parsed.header, readMeta(statementCache(incoming)))) {
+      incoming.close();
+      assert(false, 'restore refused: snapshot header does not match the state inside it');
+    }
+    this.db.close();
+    this.attach(incoming);
   }
 
   close(): void {
@@ -270,14 +293,48 @@ function applyCommand(context: ApplyContext, command: Command): CommandResult {
   }
 }
 
-function writeDurably(path: string, data: Buffer): void {
-  if (existsSync(path)) rmSync(path);
+function sameHead(header: SnapshotHeader, meta: Meta): boolean {
+  return header.appliedIndex === meta.appliedIndex && header.chainHead === meta.chainHead;
+}
+
+/**
+ * Copies the snapshot's image into `path` chunk by chunk and fsyncs it; a
+ * damaged snapshot is refused and the file removed. A file left by an
+ * interrupted restore is overwritten.
+ */
+function copyImageDurably(path: string, source: SnapshotImageSource): SnapshotHeader {
   const fd = openSync(path, 'w');
+  let checked: CheckedImage;
   try {
-    writeFileSync(fd, data);
-    fsyncSync(fd);
-  } finally {
+    checked = readSnapshotImage(source, (chunk, offsetBytes) => writeAllSync(fd, chunk, offsetBytes));
+    if (checked.ok) fsyncSync(fd);
+  } catch (error) {
     closeSync(fd);
+    rmSync(path, { force: true });
+    throw error;
+  }
+  closeSync(fd);
+  if (!checked.ok) {
+    rmSync(path, { force: true });
+    assert(false, `restore refused: ${checked.reason}`);
+  }
+  return checked.header;
+}
+
+function writeAllSync(fd: number, chunk: Uint8Array, positionBytes: number): void {
+  for (let done = 0; done < chunk.byteLength; ) {
+    done += writeSync(fd, chunk, done, chunk.byteLength - done, positionBytes + done);
+  }
+}
+
+/** The meta row of a database file, opened read-only: nothing is written beside it. */
+function readMetaOfFile(path: string): Meta {
+  const db = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+  try {
+    db.defaultSafeIntegers(true);
+    return readMeta(statementCache(db));
+  } finally {
+    db.close();
   }
 }
 

@@ -7,7 +7,7 @@
 
 import path from 'node:path';
 import type { LogStorage } from '../raft/storage.js';
-import type { Entry, HardState, NodeId, Snapshot, SnapshotMeta } from '../raft/types.js';
+import type { Entry, HardState, NodeId, SnapshotMeta } from '../raft/types.js';
 import { RaftStorage, type RaftStorageOptions } from '../storage/raft-storage.js';
 import type { SnapshotSink, SnapshotSource } from './transport.js';
 
@@ -44,15 +44,19 @@ export interface DriverStorage extends LogStorage {
   syncNow(): void;
   /** Our own snapshot at an applied index; compacts the log below it but for `keepEntries` entries (a catch-up tail). */
   saveSnapshot(meta: SnapshotMeta, data: Uint8Array, keepEntries?: number): void;
-  loadSnapshot(): Snapshot | undefined;
+  /** The snapshot at `index`, verified, for chunked reads: streamed to a follower, or restored into the ledger at start-up. */
   openSnapshotReader(index: number): SnapshotSource;
   /**
    * Receives a leader's snapshot; kept aside until the core accepts it. Several
    * may be staged at once, and a later one never removes an earlier one.
    */
   stageSnapshot(from: NodeId, meta: SnapshotMeta): SnapshotSink;
-  /** Installs the staged snapshot with this index and term (discarding the log) and returns its data for the state machine. */
-  installStagedSnapshot(meta: SnapshotMeta): Uint8Array;
+  /**
+   * Installs the staged snapshot with this index and term (discarding the log)
+   * and returns it open for chunked reads, for the state machine's restore;
+   * the caller closes it.
+   */
+  installStagedSnapshot(meta: SnapshotMeta): SnapshotSource;
   close(): Promise<void>;
 }
 
@@ -104,9 +108,6 @@ export class FileDriverStorage implements DriverStorage {
   saveSnapshot(meta: SnapshotMeta, data: Uint8Array, keepEntries = 0): void {
     this.raft.saveSnapshot(meta, data, keepEntries);
   }
-  loadSnapshot(): Snapshot | undefined {
-    return this.raft.loadSnapshot();
-  }
   openSnapshotReader(index: number): SnapshotSource {
     return this.raft.openSnapshotReader(index);
   }
@@ -115,8 +116,8 @@ export class FileDriverStorage implements DriverStorage {
     return this.raft.stageSnapshot(meta);
   }
 
-  installStagedSnapshot(meta: SnapshotMeta): Uint8Array {
-    return this.raft.installStagedSnapshot(meta).data;
+  installStagedSnapshot(meta: SnapshotMeta): SnapshotSource {
+    return this.raft.installStagedSnapshot(meta);
   }
 
   close(): Promise<void> {

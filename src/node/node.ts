@@ -46,7 +46,7 @@ import type {
   Readiness,
   WriteResult,
 } from './service.js';
-import type { SnapshotSink, Transport } from './transport.js';
+import type { SnapshotSink, SnapshotSource, Transport } from './transport.js';
 import { WritePath } from './write-path.js';
 
 export { systemClock, NODE_DEFAULTS, type Clock, type LedgerNodeOptions, type NodeLogger } from './node-options.js';
@@ -201,9 +201,7 @@ export class LedgerNode implements LedgerService {
   private restoreLedgerIfBehindSnapshot(): void {
     const meta = this.storage.snapshotMeta();
     if (this.ledger.appliedIndex() >= meta.index) return;
-    const snapshot = this.storage.loadSnapshot();
-    assert(snapshot !== undefined && snapshot.meta.index === meta.index, `snapshot ${meta.index} missing on disk`);
-    this.ledger.restore(snapshot.data);
+    this.restoreLedger(this.storage.openSnapshotReader(meta.index));
     this.options.logger.info({ index: meta.index }, 'restored the ledger from the snapshot');
   }
 
@@ -439,9 +437,20 @@ export class LedgerNode implements LedgerService {
   private installSnapshot(meta: SnapshotMeta): void {
     // Entries handed to the apply stage come before the snapshot in the log: apply them first.
     this.applyQueue.drain();
-    this.ledger.restore(this.storage.installStagedSnapshot(meta));
+    // Storage first: a crash before the ledger's restore finishes leaves the ledger behind the
+    // stored snapshot, and start-up restores it from there (restoreLedgerIfBehindSnapshot).
+    this.restoreLedger(this.storage.installStagedSnapshot(meta));
     this.reads.appliedMoved();
     this.options.logger.info({ index: meta.index }, 'installed snapshot from the leader');
+  }
+
+  /** The one way a snapshot reaches the ledger: read from its stored file in chunks. */
+  private restoreLedger(source: SnapshotSource): void {
+    try {
+      this.ledger.restore(source);
+    } finally {
+      source.close();
+    }
   }
 
   // ---------------------------------------------------------------- LedgerService

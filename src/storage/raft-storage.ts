@@ -12,13 +12,13 @@
 //   saveSnapshot(meta, data)      own snapshot; compacts the log below it
 //   stageSnapshot(meta) -> write / commit / abort   receive a leader's snapshot (streamed to disk)
 //   installStagedSnapshot(meta)   the core accepted it: it becomes the snapshot; discards the log
-//   loadSnapshot() / openSnapshotReader(index)
+//   openSnapshotReader(index)    a snapshot verified, then read in chunks (to a follower, into the ledger)
 //   close()
 // After any failed write or fsync every write throws StorageFailedError.
 
 import path from 'node:path';
 import type { LogStorage } from '../raft/storage.js';
-import type { ConfState, Entry, HardState, Snapshot, SnapshotMeta } from '../raft/types.js';
+import type { ConfState, Entry, HardState, SnapshotMeta } from '../raft/types.js';
 import { assert } from '../lib/assert.js';
 import { StorageFailedError } from './errors.js';
 import { readHardStateFileSync, writeHardStateFileSync } from './hard-state-file.js';
@@ -26,7 +26,7 @@ import type { FileIo } from './io.js';
 import { TEMPORARY_SUFFIX, fsyncDirSync, nodeFileIo } from './io.js';
 import { SEGMENT_HEADER_BYTES, ENTRY_RECORD_OVERHEAD_BYTES } from './record.js';
 import type { SnapshotFile, SnapshotReader } from './snapshot-store.js';
-import { SnapshotWriter, listSnapshotFiles, loadSnapshotFile, openSnapshotFile, pruneSnapshotFiles, snapshotFileName } from './snapshot-store.js';
+import { SnapshotWriter, listSnapshotFiles, openSnapshotFile, pruneSnapshotFiles, snapshotFileName } from './snapshot-store.js';
 import type { StorageLogEvent, WalLimits, WalRecoveryReport } from './wal.js';
 import { Wal } from './wal.js';
 
@@ -279,9 +279,12 @@ export class RaftStorage implements LogStorage {
    * Installs the staged snapshot the core accepted (any one with its index and
    * term: the state machine is deterministic, so they hold the same state): it
    * is renamed into place as the latest snapshot and the whole log is
-   * discarded, so the log restarts after meta.index. Returns it, verified.
+   * discarded, so the log restarts after meta.index. Returns it verified and
+   * open for chunked reads, for the state machine's restore; the caller closes
+   * it. A crash before that restore finishes leaves the state machine behind
+   * this snapshot, and the driver restores it from here at start-up.
    */
-  installStagedSnapshot(meta: SnapshotMeta): Snapshot {
+  installStagedSnapshot(meta: SnapshotMeta): SnapshotReader {
     this.checkWritable();
     assert(meta.index > this.snapshot.index, `snapshot at ${meta.index} is not newer than ${this.snapshot.index}`);
     const staged = [...this.staged.values()].find((s) => s.meta.index === meta.index && s.meta.term === meta.term);
@@ -294,13 +297,7 @@ export class RaftStorage implements LogStorage {
     this.staged.delete(staged.file);
     this.adoptInstalledSnapshot(meta);
     this.pruneStagedSnapshots();
-    return loadSnapshotFile(this.io, { file: target, index: meta.index, term: meta.term });
-  }
-
-  /** The newest snapshot, verified against its checksum; undefined before the first. */
-  loadSnapshot(): Snapshot | undefined {
-    const newest = this.snapshotFiles[this.snapshotFiles.length - 1];
-    return newest === undefined ? undefined : loadSnapshotFile(this.io, newest);
+    return this.openSnapshotReader(meta.index);
   }
 
   /** Opens the snapshot at `index` (default: the newest) for chunked reads, verifying it first. */

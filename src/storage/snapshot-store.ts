@@ -9,7 +9,7 @@
 // writer died part-way never verifies.
 
 import path from 'node:path';
-import type { ConfState, Snapshot, SnapshotMeta } from '../raft/types.js';
+import type { ConfState, SnapshotMeta } from '../raft/types.js';
 import { assert } from '../lib/assert.js';
 import { crc32c } from './crc32c.js';
 import { SnapshotChecksumError, StorageCorruptionError } from './errors.js';
@@ -221,19 +221,6 @@ export function openSnapshotFile(io: FileIo, snapshot: SnapshotFile): SnapshotRe
       io.closeSync(fd);
     },
   };
-}
-
-/** Reads and verifies a whole snapshot into memory. */
-export function loadSnapshotFile(io: FileIo, snapshot: SnapshotFile): Snapshot {
-  const reader = openSnapshotFile(io, snapshot);
-  try {
-    const data = reader.dataBytes === 0 ? new Uint8Array(0) : reader.read(0, reader.dataBytes);
-    // The file could change between verification and this read; check again.
-    if (crc32c(data) !== reader.dataCrc32c) throw new StorageCorruptionError(snapshot.file, SNAPSHOT_HEADER_BYTES, 'snapshot data changed while loading');
-    return { meta: reader.meta, data };
-  } finally {
-    reader.close();
-  }
 }
 
 /** Deletes all but the newest `retained` snapshot files. */

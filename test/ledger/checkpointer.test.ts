@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { encodeEntry, LedgerStateMachine } from '../../src/ledger/index.js';
+import { encodeEntry, LedgerStateMachine, snapshotBytesSource } from '../../src/ledger/index.js';
 import { BACKSTOP_PAGES } from '../../src/ledger/checkpointer.js';
 import { temporaryDirectory } from './harness.js';
 
@@ -86,7 +86,7 @@ t.test('restore() replaces the file under a running checkpointer and checkpoints
   t.teardown(() => target.close());
   applyTransfers(target, 400);
   await until('a background checkpoint', () => (target.checkpointStatus()?.checkpoints ?? 0) >= 1);
-  target.restore(image);
+  target.restore(snapshotBytesSource(image));
   t.equal(target.appliedIndex(), 51);
   t.equal(target.checkpointStatus()?.checkpoints, 0, 'a new worker for the new file');
   applyTransfers(target, 100);

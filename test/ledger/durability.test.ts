@@ -3,11 +3,11 @@
 
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { encodeEntry, LedgerStateMachine, type Command } from '../../src/ledger/index.js';
+import { encodeEntry, LedgerStateMachine, RESTORE_CHUNK_BYTES, snapshotBytesSource, type Command, type SnapshotImageSource } from '../../src/ledger/index.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/ledger/snapshot.js';
 import { setup as crashSetup } from './fixtures/restore-setup.js';
 import { Driver, temporaryDirectory } from './harness.js';
@@ -96,7 +96,7 @@ t.test('snapshot and restore round-trip the whole state, into memory and onto a 
   for (const target of [':memory:', join(temporaryDirectory(t), 'restored.db')]) {
     const restored = new Driver(target);
     restored.apply({ type: 'create_accounts', accounts: [{ id: 'stale', ledger: 'USD' }] });
-    restored.machine.restore(snapshot);
+    restored.machine.restore(snapshotBytesSource(snapshot));
     t.equal(restored.machine.appliedIndex(), setup.length);
     t.equal(restored.machine.chainHead(), headAtSnapshot);
     t.equal(restored.machine.queries.account('stale'), undefined, 'earlier state is discarded');
@@ -105,7 +105,7 @@ t.test('snapshot and restore round-trip the whole state, into memory and onto a 
     // byte equality is checked where both sides are in memory.
     if (target === ':memory:') t.ok(Buffer.from(restored.machine.snapshot()).equals(Buffer.from(snapshot)), 'snapshot of the restored state is identical');
     const replica = new Driver();
-    replica.machine.restore(snapshot);
+    replica.machine.restore(snapshotBytesSource(snapshot));
     restored.apply({ type: 'confirm_reservations', ids: ['r'] });
     replica.apply({ type: 'confirm_reservations', ids: ['r'] });
     t.equal(restored.machine.chainHead(), replica.machine.chainHead(), 'both continue identically');
@@ -117,7 +117,7 @@ t.test('snapshot and restore round-trip the whole state, into memory and onto a 
   }
   const damaged = Uint8Array.from(snapshot);
   damaged[damaged.length - 1] = (damaged[damaged.length - 1] ?? 0) ^ 1;
-  t.throws(() => source.machine.restore(damaged), { name: 'AssertionFailure' });
+  t.throws(() => source.machine.restore(snapshotBytesSource(damaged)), { name: 'AssertionFailure' });
   t.ok(source.machine.verifyChain().ok, 'a refused restore leaves the state as it was');
   source.machine.close();
   t.end();
@@ -133,7 +133,7 @@ t.test('a snapshot whose header disagrees with the state inside is refused befor
     const kept = new Driver(target);
     kept.apply({ type: 'create_accounts', accounts: [{ id: 'mine', ledger: 'USD' }] });
     const head = kept.machine.chainHead();
-    t.throws(() => kept.machine.restore(mislabelled), { name: 'AssertionFailure' }, target);
+    t.throws(() => kept.machine.restore(snapshotBytesSource(mislabelled)), { name: 'AssertionFailure' }, target);
     t.equal(kept.machine.appliedIndex(), 1, `${target}: applied index kept`);
     t.equal(kept.machine.chainHead(), head, `${target}: chain head kept`);
     t.ok(kept.machine.queries.account('mine'), `${target}: state kept`);
@@ -262,19 +262,60 @@ t.test('a crash at any step of a restore onto a file leaves the whole old state 
   const source = new Driver();
   source.apply(crashSetup[0]!);
   const snapshot = source.machine.snapshot();
-  for (const step of ['rm-wal', 'rm-shm', 'rename']) {
+  for (const step of ['copy', 'rm-wal', 'rm-shm', 'rename']) {
     const directory = temporaryDirectory(t);
     const path = join(directory, 'ledger.db');
     const snapshotFile = join(directory, 'snapshot.bin');
     writeFileSync(snapshotFile, snapshot);
     const run = spawnSync(process.execPath, [child, path, snapshotFile, step], { encoding: 'utf8' });
     t.equal(run.signal, 'SIGKILL', `killed at ${step}`, { stderr: run.stderr, stdout: run.stdout });
+    if (step === 'copy') t.ok(existsSync(`${path}.restore`), 'a partial copy is left behind');
     const reopened = new Driver(path);
+    t.notOk(existsSync(`${path}.restore`), 'reopening removes what a dead restore left');
     t.equal(reopened.machine.appliedIndex(), crashSetup.length, `after a crash at ${step} the old state is whole`);
     t.equal(reopened.machine.queries.account('b')?.credits_posted, 12n);
     t.ok(reopened.machine.verifyChain().ok, 'and its chain verifies');
-    reopened.machine.restore(snapshot);
+    reopened.machine.restore(snapshotBytesSource(snapshot));
     t.equal(reopened.machine.appliedIndex(), 1, 'a restore run again completes');
     reopened.machine.close();
   }
+});
+
+/** `bytes` as a chunked source that records the length of every read. */
+function recordingSource(bytes: Uint8Array, reads: number[]): SnapshotImageSource {
+  const source = snapshotBytesSource(bytes);
+  return { dataBytes: source.dataBytes, read: (offsetBytes, maxBytes) => (reads.push(maxBytes), source.read(offsetBytes, maxBytes)) };
+}
+
+t.test('a restore onto a file copies a snapshot of several MiB in bounded chunks; damage found at its end changes nothing', (t) => {
+  const source = new Driver();
+  for (let batch = 0; batch < 12; batch++) {
+    source.apply({ type: 'create_accounts', accounts: Array.from({ length: 100 }, (_, i) => ({ id: `a${batch}-${i}`, ledger: 'USD', metadata: { note: 'n'.repeat(3500) } })) });
+  }
+  source.apply({ type: 'create_transfers', transfers: [{ id: 'x', debit_account_id: 'a0-0', credit_account_id: 'a11-99', amount: 7n, ledger: 'USD' }] });
+  const snapshot = source.machine.snapshot();
+  t.ok(snapshot.byteLength > 4 * RESTORE_CHUNK_BYTES, `the snapshot is several MiB (${snapshot.byteLength} bytes)`);
+  const directory = temporaryDirectory(t);
+  const target = new Driver(join(directory, 'ledger.db'));
+  target.apply(setup[0]!);
+
+  const damaged = Uint8Array.from(snapshot);
+  damaged[damaged.length - 1] = (damaged[damaged.length - 1] ?? 0) ^ 1;
+  t.throws(() => target.machine.restore(snapshotBytesSource(damaged)), { name: 'AssertionFailure', message: /image checksum mismatch/ });
+  t.equal(target.machine.appliedIndex(), 1, 'a snapshot damaged in its last chunk leaves the state as it was');
+  t.same(readdirSync(directory).filter((name) => name.endsWith('.restore')), [], 'and no copy behind');
+
+  const reads: number[] = [];
+  target.machine.restore(recordingSource(snapshot, reads));
+  t.ok(reads.every((length) => length <= RESTORE_CHUNK_BYTES), `no read larger than ${RESTORE_CHUNK_BYTES} bytes (largest ${Math.max(...reads)})`);
+  t.ok(reads.length > snapshot.byteLength / RESTORE_CHUNK_BYTES, `read in ${reads.length} chunks`);
+  t.equal(target.machine.chainHead(), source.machine.chainHead(), 'the restored ledger has the same chain head');
+  t.equal(target.machine.queries.account('a11-99')?.balance, 7n, 'and the same balances');
+  t.ok(target.machine.verifyChain().ok);
+  target.machine.close();
+  const reopened = new Driver(join(directory, 'ledger.db'));
+  t.equal(reopened.machine.chainHead(), source.machine.chainHead(), 'the restored file survives reopening');
+  reopened.machine.close();
+  source.machine.close();
+  t.end();
 });

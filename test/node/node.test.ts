@@ -3,14 +3,18 @@
 // writes through Raft, reads at every level, restart, snapshot catch-up,
 // idle expiry and leadership transfer.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import type { Command } from '../../src/ledger/index.js';
+import { RESTORE_CHUNK_BYTES, type Command } from '../../src/ledger/index.js';
+import { FileDriverStorage, type DriverStorage } from '../../src/node/driver-io.js';
 import { LedgerNode, type NodeLogger } from '../../src/node/node.js';
 import type { ReadOptions } from '../../src/node/service.js';
+import type { SnapshotSource } from '../../src/node/transport.js';
+import type { SnapshotMeta } from '../../src/raft/types.js';
+import { StorageFailedError } from '../../src/storage/errors.js';
 import { InProcessNetwork } from './in-process-transport.js';
 
 const quiet: NodeLogger = { info() {}, warn() {}, error() {} };
@@ -29,10 +33,13 @@ class Cluster {
     for (const id of ids) this.start(id);
   }
 
-  start(id: string): LedgerNode {
+  /** Starts `id`; `storage` wraps its file storage (tests watch or break the snapshot path). */
+  start(id: string, storage?: (files: FileDriverStorage) => DriverStorage): LedgerNode {
+    const dataDir = path.join(this.dir, id);
     const node = new LedgerNode({
       id,
-      dataDir: path.join(this.dir, id),
+      dataDir,
+      ...(storage ? { storage: storage(FileDriverStorage.open(dataDir, {})) } : {}),
       peers,
       tickMs: 10,
       electionTicks: 10,
@@ -356,4 +363,104 @@ t.test('a follower restarted with its ledger ahead of its stored commit index ta
   for (const deadline = Date.now() + 10_000; Date.now() < deadline && !restarted.readiness().ready; ) await sleep(20);
   const snapshot = await restarted.takeSnapshot();
   t.ok(snapshot.ok && snapshot.value.index >= restarted.ledger.appliedIndex() - 1, `snapshot taken: ${JSON.stringify(snapshot)}`);
+});
+
+/** A create_accounts command of `count` accounts carrying about 3.5 KiB of metadata each: a few of these make a ledger of several MiB. */
+const bulky = (prefix: string, count: number): Command =>
+  ({ type: 'create_accounts', accounts: Array.from({ length: count }, (_, i) => ({ id: `${prefix}-${i}`, ledger: 'USD', metadata: { note: `${prefix}-${i}:`.padEnd(3500, '.') } })) }) as Command;
+
+/** Storage whose installed snapshots are read through `read` (which sees every read the ledger makes of them). */
+function watchingInstalls(read: (source: SnapshotSource, offsetBytes: number, maxBytes: number) => Uint8Array) {
+  return (files: FileDriverStorage): DriverStorage =>
+    new Proxy(files, {
+      get(target, key) {
+        if (key === 'installStagedSnapshot') {
+          return (meta: SnapshotMeta): SnapshotSource => {
+            const source = target.installStagedSnapshot(meta);
+            return { ...source, read: (offsetBytes, maxBytes) => read(source, offsetBytes, maxBytes), close: () => source.close() };
+          };
+        }
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+}
+
+/**
+ * A follower applies a transfer of 5, is stopped while the others grow the
+ * ledger by several MiB and compact their logs, and is started again with
+ * `storage`: it can only catch up by the leader's snapshot.
+ */
+async function missSeveralMiB(c: Cluster, storage: (files: FileDriverStorage) => DriverStorage): Promise<{ leader: LedgerNode; lagging: string }> {
+  await writeToLeader(c, usd('src'));
+  await writeToLeader(c, usd('dst'));
+  await writeToLeader(c, transfer('before', 'src', 'dst', 5n));
+  const leaderBefore = await c.leader();
+  const lagging = ids.find((id) => id !== leaderBefore.nodeId) as string;
+  await c.node(lagging).read(linearizable, () => 0);
+  await c.node(lagging).stop();
+  for (let batch = 0; batch < 10; batch++) await writeToLeader(c, bulky(`bulk${batch}`, 100));
+  for (let i = 0; i < 5; i++) await writeToLeader(c, transfer(`after${i}`, 'src', 'dst', 1n));
+  const leader = await c.leader();
+  const taken = await leader.takeSnapshot();
+  if (!taken.ok) throw new Error(`snapshot failed: ${JSON.stringify(taken.error)}`);
+  c.start(lagging, storage);
+  return { leader, lagging };
+}
+
+/** Waits until `lagging` has every transfer, then checks it holds the leader's state. */
+async function expectCaughtUp(t: Test, c: Cluster, leader: LedgerNode, lagging: string): Promise<void> {
+  let balance: bigint | undefined;
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline && balance !== 10n; await sleep(20)) {
+    const read = await c.node(lagging).read({ level: 'stale', waitMs: 0 }, (q) => q.account('dst')?.balance);
+    balance = read.ok ? read.value.value : undefined;
+  }
+  t.equal(balance, 10n, 'the restarted follower has every transfer');
+  const follower = c.node(lagging);
+  await follower.read(linearizable, () => 0);
+  await leader.read(linearizable, () => 0);
+  t.equal(follower.ledger.appliedIndex(), leader.ledger.appliedIndex(), 'at the same applied index');
+  t.equal(follower.ledger.chainHead(), leader.ledger.chainHead(), 'the same hash chain head');
+  t.same(follower.ledger.queries.account('bulk9-99'), leader.ledger.queries.account('bulk9-99'), 'the same accounts');
+  t.same(follower.ledger.queries.account('src'), leader.ledger.queries.account('src'), 'the same balances');
+  t.ok(follower.ledger.verifyChain().ok, 'and its chain verifies');
+}
+
+t.test('a follower installs a snapshot of several MiB through the one path: the ledger reads it in bounded chunks', async (t) => {
+  const c = new Cluster(5, 0);
+  t.teardown(() => c.stop());
+  await c.leader();
+  const reads: number[] = [];
+  let snapshotBytes = 0;
+  const { leader, lagging } = await missSeveralMiB(c, watchingInstalls((source, offsetBytes, maxBytes) => {
+    snapshotBytes = source.dataBytes;
+    reads.push(maxBytes);
+    return source.read(offsetBytes, maxBytes);
+  }));
+  await expectCaughtUp(t, c, leader, lagging);
+  t.ok((c.network.snapshotsTo.get(lagging) ?? 0) > 0, 'the leader streamed it a snapshot');
+  t.ok(snapshotBytes > 3 * RESTORE_CHUNK_BYTES, `the snapshot is several MiB (${snapshotBytes} bytes)`);
+  t.ok(reads.every((length) => length <= RESTORE_CHUNK_BYTES), `no read of the installed snapshot is larger than ${RESTORE_CHUNK_BYTES} bytes (largest ${Math.max(...reads)})`);
+  t.ok(reads.length > snapshotBytes / RESTORE_CHUNK_BYTES, `read in ${reads.length} chunks`);
+});
+
+t.test('a node that dies while its ledger copies an installed snapshot keeps its old state, and restarts onto the snapshot', async (t) => {
+  const c = new Cluster(5, 0);
+  t.teardown(() => c.stop());
+  await c.leader();
+  const { leader, lagging } = await missSeveralMiB(c, watchingInstalls((source, offsetBytes, maxBytes) => {
+    if (offsetBytes > RESTORE_CHUNK_BYTES) throw new StorageFailedError('snapshot read', Object.assign(new Error('injected'), { code: 'EIO' }));
+    return source.read(offsetBytes, maxBytes);
+  }));
+  const broken = c.node(lagging);
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline && !broken.readiness().reason.startsWith('storage failed'); ) await sleep(20);
+  t.match(broken.readiness().reason, /^storage failed/, 'the failure stopped the node in the middle of the copy');
+  t.equal(broken.ledger.queries.account('dst')?.balance, 5n, 'its ledger still holds the old state');
+  t.notOk(broken.ledger.queries.account('bulk0-0'), 'and nothing of the snapshot');
+  t.ok(broken.ledger.verifyChain().ok);
+  t.notOk(existsSync(path.join(c.dir, lagging, 'ledger.db.restore')), 'the partial copy is removed');
+  await broken.stop();
+  const restarted = c.start(lagging);
+  t.ok(restarted.ledger.appliedIndex() >= restarted.storage.snapshotMeta().index, 'at start the ledger is restored from the stored snapshot');
+  await expectCaughtUp(t, c, leader, lagging);
 });

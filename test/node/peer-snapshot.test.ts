@@ -10,11 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Message, SnapshotMeta } from '../../src/raft/types.js';
 import type { SnapshotSink } from '../../src/node/transport.js';
-import { SnapshotWriter, loadSnapshotFile, openSnapshotFile } from '../../src/storage/snapshot-store.js';
+import { SnapshotWriter, openSnapshotFile } from '../../src/storage/snapshot-store.js';
 import type { SnapshotFile } from '../../src/storage/snapshot-store.js';
 import { nodeFileIo } from '../../src/storage/io.js';
 import { encodeSnapshotChunk } from '../../src/node/peer-codec.js';
 import { Prng } from '../../src/lib/prng.js';
+import { snapshotData } from '../storage/fixtures/helpers.js';
 import { MemorySource, SECRET, connect, message, postRaw, startNode, waitFor } from './peer-harness.js';
 import type { TestNode, TestNodeOptions } from './peer-harness.js';
 
@@ -91,9 +92,9 @@ t.test('a several-MB snapshot file streams in 1 MiB chunks into a verified snaps
   t.ok(closed, 'the source is closed');
   t.notOk(sinkAborted);
   t.equal(staged.length, 1, 'committed once');
-  const installed = loadSnapshotFile(nodeFileIo, staged[0] as SnapshotFile);
-  t.ok(Buffer.from(installed.data).equals(data), 'the received file holds the same bytes and verifies');
+  const installed = openSnapshotFile(nodeFileIo, staged[0] as SnapshotFile);
   t.same(installed.meta, META);
+  t.ok(snapshotData(installed).equals(data), 'the received file holds the same bytes and verifies');
   t.equal(n2.received.length, 1, 'then the snap message is delivered');
   t.same(n2.received[0]?.snapshot, META);
   t.equal(n2.received[0]?.type, 'snap');

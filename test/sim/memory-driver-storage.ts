@@ -6,7 +6,7 @@ import { assert } from '../../src/lib/assert.js';
 import type { DriverStorage } from '../../src/node/driver-io.js';
 import type { SnapshotSink, SnapshotSource } from '../../src/node/transport.js';
 import { MemoryStorage } from '../../src/raft/memory-storage.js';
-import type { ConfState, Entry, HardState, NodeId, Snapshot, SnapshotMeta } from '../../src/raft/types.js';
+import type { ConfState, Entry, HardState, NodeId, SnapshotMeta } from '../../src/raft/types.js';
 import { crc32c } from '../../src/storage/crc32c.js';
 import { MAX_STAGED_SNAPSHOTS } from '../../src/storage/raft-storage.js';
 
@@ -81,22 +81,10 @@ export class MemoryDriverStorage implements DriverStorage {
     if (this.durable.lastIndex() >= meta.index && this.durable.term(meta.index) === meta.term) this.durable.compact(meta, data);
   }
 
-  loadSnapshot(): Snapshot | undefined {
-    const meta = this.current.snapshotMeta();
-    return meta.index === 0 ? undefined : { meta, data: this.current.snapshotData };
-  }
-
   openSnapshotReader(index: number): SnapshotSource {
     const meta = this.current.snapshotMeta();
     if (meta.index !== index) throw new Error(`snapshot ${index} is gone (latest ${meta.index})`);
-    const data = this.current.snapshotData;
-    return {
-      meta,
-      dataBytes: data.byteLength,
-      dataCrc32c: crc32c(data),
-      read: (offset, length) => data.subarray(offset, offset + length),
-      close: () => {},
-    };
+    return sourceOf(meta, this.current.snapshotData);
   }
 
   stageSnapshot(_from: NodeId, meta: SnapshotMeta): SnapshotSink {
@@ -117,14 +105,25 @@ export class MemoryDriverStorage implements DriverStorage {
     };
   }
 
-  installStagedSnapshot(meta: SnapshotMeta): Uint8Array {
+  installStagedSnapshot(meta: SnapshotMeta): SnapshotSource {
     const staged = this.staged.get(`${meta.index}/${meta.term}`);
     assert(staged !== undefined, `snapshot ${meta.index} was not received`);
     for (const [key, other] of this.staged) if (other.meta.index <= meta.index) this.staged.delete(key);
     this.current.installSnapshot(meta, staged.data);
     this.durable.installSnapshot(meta, staged.data);
-    return staged.data;
+    return sourceOf(meta, staged.data);
   }
 
   async close(): Promise<void> {}
+}
+
+/** Snapshot data held in memory, read in chunks like a snapshot file. */
+function sourceOf(meta: SnapshotMeta, data: Uint8Array): SnapshotSource {
+  return {
+    meta,
+    dataBytes: data.byteLength,
+    dataCrc32c: crc32c(data),
+    read: (offset, length) => data.subarray(offset, offset + length),
+    close: () => {},
+  };
 }

@@ -12,7 +12,7 @@ import { SnapshotWriter } from '../../src/storage/snapshot-store.js';
 import { nodeFileIo } from '../../src/storage/io.js';
 import { crc32c } from '../../src/storage/crc32c.js';
 import type { SnapshotMeta } from '../../src/raft/types.js';
-import { entryData, entryIsGenuine, makeEntries, segmentFiles, withDir } from './fixtures/helpers.js';
+import { entryData, entryIsGenuine, makeEntries, segmentFiles, snapshotData, withDir } from './fixtures/helpers.js';
 
 const SMALL: RaftStorageOptions = { segmentSizeBytes: 64 * 1024, cacheMaxBytes: 4 * 1024 };
 const CONF = { voters: ['n1', 'n2', 'n3'], learners: [] };
@@ -62,7 +62,7 @@ t.test('saving a snapshot compacts whole segments and a restart starts after it'
   t.equal(reopened.lastIndex(), 3000);
   t.same(reopened.initialState().conf, CONF);
   t.same(reopened.snapshotMeta(), meta(2000, 1));
-  t.ok(Buffer.from(reopened.loadSnapshot()?.data ?? []).equals(Buffer.from(entryData(2000, 1, 5000))));
+  t.ok(snapshotData(reopened.openSnapshotReader()).equals(Buffer.from(entryData(2000, 1, 5000))));
   t.ok(reopened.entries(2001, 3001, Number.MAX_SAFE_INTEGER).every(entryIsGenuine));
   await reopened.close();
 });
@@ -100,7 +100,7 @@ t.test('installing a snapshot discards the whole log and the log restarts after 
   staging.write(data);
   staging.commit(crc32c(data));
   t.equal(storage.firstIndex(), 1, 'a staged snapshot changes nothing');
-  t.ok(Buffer.from(storage.installStagedSnapshot(meta(900, 3)).data).equals(Buffer.from(data)), 'install returns the verified image');
+  t.ok(snapshotData(storage.installStagedSnapshot(meta(900, 3))).equals(Buffer.from(data)), 'install returns the verified image');
   t.equal(storage.firstIndex(), 901);
   t.equal(storage.lastIndex(), 900);
   t.equal(storage.term(900), 3);
@@ -152,10 +152,10 @@ t.test('a snapshot streamed in chunks is verified, then installed', async (t) =>
   good.commit(reader.dataCrc32c);
   reader.close();
   t.equal(follower.snapshotMeta().index, 0, 'staged, not installed');
-  follower.installStagedSnapshot(meta(1000, 2));
+  follower.installStagedSnapshot(meta(1000, 2)).close();
   t.same(follower.snapshotMeta(), meta(1000, 2));
   t.same(allSnapshotFiles(followerDir), [path.join('snap-00000000000003e8-0000000000000002.snap')], 'the staged file became the snapshot, written once');
-  t.ok(Buffer.from(follower.loadSnapshot()?.data ?? []).equals(Buffer.from(image)));
+  t.ok(snapshotData(follower.openSnapshotReader()).equals(Buffer.from(image)));
   await leader.close();
   await follower.close();
 });
@@ -187,9 +187,9 @@ t.test('a snapshot the core accepted is still staged when later streams finish f
   stage(storage, meta(500, 2), older); // the core accepts this one...
   stage(storage, meta(600, 3), newer); // ...while a stream from another would-be leader completes
   stage(storage, meta(500, 2), older); // and the same one again, from a second sender
-  t.ok(Buffer.from(storage.installStagedSnapshot(meta(500, 2)).data).equals(Buffer.from(older)), 'the accepted one installs');
+  t.ok(snapshotData(storage.installStagedSnapshot(meta(500, 2))).equals(Buffer.from(older)), 'the accepted one installs');
   t.equal(allSnapshotFiles(dir).filter((name) => name.startsWith('staging')).length, 1, 'copies it covers are gone, the newer one stays');
-  t.ok(Buffer.from(storage.installStagedSnapshot(meta(600, 3)).data).equals(Buffer.from(newer)), 'and can still be installed');
+  t.ok(snapshotData(storage.installStagedSnapshot(meta(600, 3))).equals(Buffer.from(newer)), 'and can still be installed');
   t.same(allSnapshotFiles(dir).filter((name) => name.startsWith('staging')), [], 'staging is empty');
   await storage.close();
 });
@@ -200,7 +200,7 @@ t.test('staging is bounded: beyond the limit a new stream is refused, none alrea
   for (let i = 1; i <= MAX_STAGED_SNAPSHOTS; i++) stage(storage, meta(100 * i, 2), entryData(100 * i, 2, 100));
   t.throws(() => storage.stageSnapshot(meta(5000, 2)), /await installation, the most kept/);
   t.equal(allSnapshotFiles(dir).length, MAX_STAGED_SNAPSHOTS, 'every staged file is still there');
-  storage.installStagedSnapshot(meta(300, 2));
+  storage.installStagedSnapshot(meta(300, 2)).close();
   t.equal(allSnapshotFiles(dir).filter((name) => name.startsWith('staging')).length, MAX_STAGED_SNAPSHOTS - 3, 'installing at 300 drops those it covers');
   t.doesNotThrow(() => stage(storage, meta(5000, 2), entryData(5000, 2, 100)), 'so a new stream fits again');
   await storage.close();

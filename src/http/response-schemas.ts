@@ -5,7 +5,9 @@
 // digit strings, times milliseconds of entry time, as docs/api.md says.
 
 import { z } from 'zod';
-import { idSchema, resultCodes } from '../ledger/index.js';
+// Imports stay within zod-only modules: the client (client/) compiles this file.
+import { resultCodes } from '../ledger/codes.js';
+import { idSchema } from '../ledger/schemas.js';
 import { errorCatalogue, type ErrorCode } from './errors.js';
 
 const decimalString = z.string().regex(/^(0|-?[1-9][0-9]*)$/).meta({ description: 'an exact integer in minor units, as a decimal digit string' });

@@ -12,11 +12,12 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import type { z } from 'zod';
 import { acceptedBodyForms } from '../ledger/index.js';
+import { unreachable } from '../lib/assert.js';
 import type { ApiRoute, ApiRoutes } from './api-routes.js';
 import { errorCatalogue, type ErrorCode } from './errors.js';
+import { OPENAPI_PATH } from './openapi-path.js';
 import { errorBodySchema, healthSchema, readySchema } from './response-schemas.js';
 
-export const OPENAPI_PATH = '/openapi.json';
 const API_VERSION = '1.0.0';
 type AnyRoute = ApiRoute<z.ZodType, z.ZodType, z.ZodType>;
 
@@ -86,7 +87,7 @@ function answersWith(code: ErrorCode, route: AnyRoute): boolean {
     case 'forward_timeout':
       return true;
     default:
-      return code satisfies never;
+      return unreachable(code, 'error code');
   }
 }
 

@@ -8,15 +8,16 @@ import { apiError } from '../errors.js';
 import { sendError } from '../route.js';
 import type { LedgerService } from '../../node/service.js';
 import type { ApiRoutes } from '../api-routes.js';
-import { buildOpenApiDocument, OPENAPI_PATH } from '../openapi.js';
+import { OPENAPI_PATH } from '../openapi-path.js';
 
 const NOT_READY_RETRY_AFTER_MS = 1000;
 
 export function registerHealthRoutes(app: FastifyInstance, service: LedgerService, routes: ApiRoutes): void {
   // The API description is as open as the probes: it holds no data, and a client needs it before it has a token.
+  // The generator is loaded on the first request: it would add a few hundred ms to every start on a busy machine.
   let document: string | undefined;
   app.get(OPENAPI_PATH, async (_request, reply) => {
-    document ??= JSON.stringify(buildOpenApiDocument(routes));
+    document ??= JSON.stringify((await import('../openapi.js')).buildOpenApiDocument(routes));
     return reply.type('application/json; charset=utf-8').send(document);
   });
 

@@ -5,7 +5,7 @@ NODE_MODULES_STAMP := node_modules/.install-stamp
 SIM_SEEDS ?= 1..200
 SIM_STEPS ?= 3000
 
-.PHONY: all install build typecheck test run sim sim-long clean jepsen jepsen-smoke jepsen-install bench bench-quick bench-scale bench-install bench-wal bench-apply bench-json prometheus-install monitoring-check
+.PHONY: all install build client typecheck test run sim sim-long clean jepsen jepsen-smoke jepsen-install bench bench-quick bench-scale bench-install bench-wal bench-apply bench-json prometheus-install monitoring-check
 
 all: build
 
@@ -29,12 +29,25 @@ $(BUILD_STAMP): $(NODE_MODULES_STAMP) tsconfig.json $(TS_SOURCES)
 
 build: install $(BUILD_STAMP)
 
+# The TypeScript client (client/, docs/client.md), compiled with the server's
+# zod schemas it takes its types from; its tests run in `make test`'s tap run
+# against real ledgerd processes from dist/.
+CLIENT_SOURCES := $(shell find client/src client/test -name '*.ts') src/ledger/schemas.ts src/ledger/codes.ts src/http/errors.ts src/http/response-schemas.ts test/cluster/harness.ts
+CLIENT_STAMP := client/dist/.build-stamp
+
+$(CLIENT_STAMP): $(NODE_MODULES_STAMP) client/tsconfig.json tsconfig.json $(CLIENT_SOURCES)
+	npx tsc -p client/tsconfig.json
+	@touch $@
+
+client: install $(CLIENT_STAMP)
+
 typecheck: install
 	npx tsc -p tsconfig.json --noEmit
 
-# Build (which type-checks everything under src/, test/ and bench/), then run
-# every tap test, including the simulator on a fixed set of seeds.
-test: build prometheus-install
+# Build (which type-checks everything under src/, test/ and bench/) and the
+# client, then run every tap test (the client's too), including the simulator
+# on a fixed set of seeds.
+test: build client prometheus-install
 	npx tap
 
 # A local 3-node cluster on 127.0.0.1:7001-7003 with data under ./data

@@ -18,6 +18,7 @@ import type { DestinationStream, LevelWithSilent } from 'pino';
 import { assert } from '../lib/assert.js';
 import { exitOnAssertion, isAssertionFailure, type AssertionHandler } from '../lib/fatal.js';
 import type { LedgerService } from '../node/service.js';
+import { apiRoutes } from './api-routes.js';
 import { Authenticator, type TokenGrant } from './auth.js';
 import { BodyRefusedError, installJsonParser } from './body.js';
 import { apiError, errorBody, type ApiError } from './errors.js';
@@ -109,7 +110,9 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     },
   });
   const forwarder = new Forwarder(options.service.nodeId, forwardTimeoutMs, options.forwardCa);
-  const context: RouteContext = { service: options.service, forwarder, authenticator: new Authenticator(options.tokens ?? []), limits };
+  const context: RouteContext = {
+    service: options.service, forwarder, authenticator: new Authenticator(options.tokens ?? []), limits, routes: apiRoutes(limits.maxWaitMs),
+  };
   let closing = false;
 
   app.addHook('onRequest', async (request, reply) => {
@@ -152,7 +155,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     });
     api.setNotFoundHandler((request, reply) =>
       sendError(reply, apiError('route_not_found', `no route matches ${request.method} ${request.url.split('?')[0] ?? ''}`)));
-    registerHealthRoutes(api, options.service);
+    registerHealthRoutes(api, options.service, context.routes);
     registerLedgerRoutes(api, context);
     registerInventoryRoutes(api, context);
     registerClusterRoutes(api, context);

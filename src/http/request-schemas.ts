@@ -19,13 +19,18 @@ function integerParameter(name: string, min: number, max: number) {
     .string()
     .regex(/^[0-9]{1,16}$/, `${name} must be a decimal integer`)
     .transform(Number)
-    .pipe(z.number().int().min(min, `${name} must be >= ${min}`).max(max, `${name} must be <= ${max}`));
+    .pipe(z.number().int().min(min, `${name} must be >= ${min}`).max(max, `${name} must be <= ${max}`))
+    .meta({ description: `a decimal integer ${min}..${max}` });
 }
 
 const booleanParameter = (name: string) =>
   z.enum(['true', 'false'], `${name} must be true or false`).transform((value) => value === 'true');
 
 const redirectParameter = booleanParameter('redirect');
+
+export const noParams = z.strictObject({});
+/** GET bodies are ignored, as HTTP intends. */
+export const ignoredBody = z.unknown();
 
 export const idParamsSchema = z.strictObject({ id: idSchema });
 export const skuParamsSchema = z.strictObject({ sku: idSchema });
@@ -85,7 +90,8 @@ export const accountIdsShape = {
   ids: z
     .string()
     .transform((value) => value.split(','))
-    .pipe(z.array(idSchema).min(1).max(MAX_ACCOUNT_IDS, `ids lists at most ${MAX_ACCOUNT_IDS} accounts`)),
+    .pipe(z.array(idSchema).min(1).max(MAX_ACCOUNT_IDS, `ids lists at most ${MAX_ACCOUNT_IDS} accounts`))
+    .meta({ description: `1..${MAX_ACCOUNT_IDS} account ids separated by commas` }),
 };
 
 export const transfersPageShape = {

@@ -1,5 +1,6 @@
-// How every API route is declared: its method, URL, required scope and one
-// zod schema each for path parameters, query and body. The wrapper checks auth
+// How every API route is registered: an entry of the route table
+// (api-routes.ts: method, URL, required scope and one zod schema each for
+// path parameters, query and body) plus its handler. The wrapper checks auth
 // before the body is read (onRequest), validates params, then query, then
 // body (the first failing part answers 400 with every bad field listed), and
 // only then calls the handler, which returns an Answer instead of writing to
@@ -9,7 +10,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { unreachable } from '../lib/assert.js';
 import type { LedgerService } from '../node/service.js';
-import type { Authenticator, Scope } from './auth.js';
+import type { ApiRoute, ApiRoutes } from './api-routes.js';
+import type { Authenticator } from './auth.js';
 import { apiError, errorBody, validationError, type ApiError, type ErrorCode, type ValidationCode } from './errors.js';
 import type { ForwardedAnswer, Forwarder } from './forward.js';
 
@@ -19,8 +21,9 @@ export interface RouteLimits {
   readonly maxWaitMs: number;
 }
 
-/** What the route handlers share: the node, the forwarder and the limits. */
+/** What the route handlers share: the node, the forwarder, the limits and the route table built for them. */
 export interface RouteContext {
+  readonly routes: ApiRoutes;
   readonly service: LedgerService;
   readonly forwarder: Forwarder;
   readonly authenticator: Authenticator;
@@ -40,30 +43,21 @@ export function notFound(code: ErrorCode, noun: string, id: string, key = 'id'):
   return failed(apiError(code, `no ${noun} has ${key} "${id}"`, { details: { [key]: id } }));
 }
 
-export const noParams = z.strictObject({});
-/** GET bodies are ignored, as HTTP intends. */
-export const ignoredBody = z.unknown();
-
 export interface RouteInput<Params extends z.ZodType, Query extends z.ZodType, Body extends z.ZodType> {
   readonly params: z.output<Params>;
   readonly query: z.output<Query>;
   readonly body: z.output<Body>;
 }
 
-export interface RouteSpec<Params extends z.ZodType, Query extends z.ZodType, Body extends z.ZodType> {
-  readonly method: 'GET' | 'POST' | 'DELETE';
-  readonly url: string;
-  readonly scope: Scope;
-  readonly params: Params;
-  readonly query: Query;
-  readonly body: Body;
-  readonly handle: (input: RouteInput<Params, Query, Body>, request: FastifyRequest, reply: FastifyReply) => Promise<Answer>;
-}
+export type RouteHandler<Params extends z.ZodType, Query extends z.ZodType, Body extends z.ZodType> =
+  (input: RouteInput<Params, Query, Body>, request: FastifyRequest, reply: FastifyReply) => Promise<Answer>;
 
+/** Registers one entry of the route table (api-routes.ts) with its handler. */
 export function addRoute<Params extends z.ZodType, Query extends z.ZodType, Body extends z.ZodType>(
   app: FastifyInstance,
   context: RouteContext,
-  spec: RouteSpec<Params, Query, Body>,
+  spec: ApiRoute<Params, Query, Body>,
+  handle: RouteHandler<Params, Query, Body>,
 ): void {
   app.route({
     method: spec.method,
@@ -76,7 +70,7 @@ export function addRoute<Params extends z.ZodType, Query extends z.ZodType, Body
     handler: async (request, reply) => {
       const input = validate(spec, request);
       if (!input.ok) return sendError(reply, input.error);
-      return sendAnswer(reply, await spec.handle(input.value, request, reply));
+      return sendAnswer(reply, await handle(input.value, request, reply));
     },
   });
 }
@@ -84,7 +78,7 @@ export function addRoute<Params extends z.ZodType, Query extends z.ZodType, Body
 type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiError };
 
 function validate<Params extends z.ZodType, Query extends z.ZodType, Body extends z.ZodType>(
-  spec: RouteSpec<Params, Query, Body>,
+  spec: ApiRoute<Params, Query, Body>,
   request: FastifyRequest,
 ): Validated<RouteInput<Params, Query, Body>> {
   const params = parsePart(spec.params, request.params, 'invalid_path');

@@ -47,7 +47,8 @@ export const amountSchema = z
       .regex(/^(0|[1-9][0-9]*)$/, 'must be a decimal digit string without sign, spaces or leading zeros'),
   ])
   .transform((value) => BigInt(value))
-  .pipe(z.bigint().max(MAX_AMOUNT, 'overflow: amount must be <= 2^63-1'));
+  .pipe(z.bigint().max(MAX_AMOUNT, 'overflow: amount must be <= 2^63-1'))
+  .meta({ description: 'an exact integer in minor units: a JSON integer up to 2^53-1 or a decimal digit string up to 2^63-1' });
 
 export const quantitySchema = z.number().int().min(0).max(MAX_QUANTITY);
 export const deltaSchema = z.number().int().min(-MAX_QUANTITY).max(MAX_QUANTITY);
@@ -117,7 +118,8 @@ export const metadataSchema = z
     const issue = metadataIssue(value);
     if (issue !== undefined) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
   })
-  .transform((value) => value as Metadata);
+  .transform((value) => value as Metadata)
+  .meta({ type: 'object', description: `a JSON object of at most ${MAX_METADATA_BYTES} bytes (UTF-8 JSON) and ${MAX_METADATA_DEPTH} levels of nesting` });
 
 export const accountSchema = z.strictObject({
   id: idSchema,
@@ -130,7 +132,7 @@ export const accountSchema = z.strictObject({
     })
     .optional(),
   metadata: metadataSchema.optional(),
-});
+}).meta({ id: 'NewAccount' });
 
 export const transferSchema = z
   .strictObject({
@@ -165,13 +167,14 @@ export const transferSchema = z
         }
       }
     }
-  });
+  })
+  .meta({ id: 'NewTransfer', description: 'debit_account_id, credit_account_id, amount and ledger are required unless post_pending_id or void_pending_id is given' });
 
 export const itemSchema = z.strictObject({
   sku: idSchema,
   on_hand: quantitySchema,
   metadata: metadataSchema.optional(),
-});
+}).meta({ id: 'NewItem' });
 
 /** POST /v1/items/:sku/adjust body; the sku comes from the path. */
 export const adjustRequestSchema = z.strictObject({ id: idSchema, delta: deltaSchema });
@@ -190,7 +193,7 @@ export const reservationSchema = z.strictObject({
  */
 function singleOrBatch<Item extends z.ZodType>(key: string, item: Item) {
   const batch = z.strictObject({ [key]: z.array(item).min(1).max(MAX_BATCH_ITEMS) });
-  return z.unknown().transform((body, ctx): z.output<Item>[] => {
+  const schema = z.unknown().transform((body, ctx): z.output<Item>[] => {
     const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && key in body;
     if (isBatch) {
       const parsed = batch.safeParse(body);
@@ -203,7 +206,17 @@ function singleOrBatch<Item extends z.ZodType>(key: string, item: Item) {
     for (const issue of parsed.error.issues) ctx.issues.push(issue as z.core.$ZodRawIssue);
     return z.NEVER;
   });
+  acceptedBodyForms.set(schema, z.union([batch, item]));
+  return schema;
 }
+
+/**
+ * What a client may send for each single-or-batch body, for the API
+ * description (src/http/openapi.ts): the same batch and item schemas as a
+ * union. The body itself is parsed by hand above, because a union would
+ * report an invalid item without the path of its bad field.
+ */
+export const acceptedBodyForms = new WeakMap<z.ZodType, z.ZodType>();
 
 export const accountsRequestSchema = singleOrBatch('accounts', accountSchema);
 export const transfersRequestSchema = singleOrBatch('transfers', transferSchema);

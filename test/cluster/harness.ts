@@ -4,7 +4,7 @@
 // is killed when the test ends, pass or fail.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { request, type Dispatcher } from 'undici';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const LEDGERD = path.resolve(here, '..', '..', 'src', 'cli', 'ledgerd.js');
+/**
+ * The built daemon: beside this file's tree in dist/, or, when the harness is
+ * compiled elsewhere (client/dist for the client's tests), the repository's.
+ */
+export const LEDGERD = [path.resolve(here, '..', '..', 'src', 'cli', 'ledgerd.js'), path.resolve(here, '..', '..', '..', '..', 'dist', 'src', 'cli', 'ledgerd.js')]
+  .find((candidate) => existsSync(candidate)) ?? path.resolve(here, '..', '..', 'src', 'cli', 'ledgerd.js');
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -93,6 +98,14 @@ export function describeAnswer(answer: Answer): string {
   return `${answer.status} ${JSON.stringify(answer.body)} ${JSON.stringify(headers)}`;
 }
 
+const START_TIMEOUT_MS = 60_000;
+
+function withoutNodeOptions(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env['NODE_OPTIONS'];
+  return env;
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface NodeProcess {
@@ -119,7 +132,8 @@ export class ProcessCluster {
     }
     this.peersArg = ids.map((id) => `${id}=${(this.nodes.get(id) as NodeProcess).url}`).join(',');
     for (const id of ids) this.spawn(id, ['--peers', this.peersArg, ...extraArgs]);
-    await this.waitForLeader();
+    // Three processes starting at once on a loaded 2-core machine took over 20 s.
+    await this.waitForLeader(START_TIMEOUT_MS);
   }
 
   /**
@@ -147,7 +161,8 @@ export class ProcessCluster {
     const child = spawn(
       process.execPath,
       [LEDGERD, '--id', id, '--listen', `127.0.0.1:${node.port}`, '--data', node.dataDir, '--tick-ms', '20', '--election-ticks', '15', '--log-level', 'warn', ...args],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      // Without tap's NODE_OPTIONS (a module loader for coverage, which is off): it made each start seconds slower.
+      { stdio: ['ignore', 'pipe', 'pipe'], env: withoutNodeOptions() },
     );
     node.child = child;
     node.log = [];

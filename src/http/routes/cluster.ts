@@ -7,45 +7,29 @@ import type { ClusterStatus, MemberStatus } from '../../node/service.js';
 import type { Role } from '../../raft/types.js';
 import { unreachable } from '../../lib/assert.js';
 import { submitAdmin } from '../flows.js';
-import { addMemberSchema, emptyBodySchema, idParamsSchema, leadershipSchema, readQuerySchema, writeQuerySchema } from '../request-schemas.js';
-import { addRoute, ignoredBody, noParams, ok, type RouteContext } from '../route.js';
+import { addRoute, ok, type RouteContext } from '../route.js';
 
 export function registerClusterRoutes(app: FastifyInstance, context: RouteContext): void {
-  const { service, limits } = context;
+  const { service, limits, routes } = context;
 
-  addRoute(app, context, {
-    method: 'GET', url: '/v1/cluster', scope: 'read', params: noParams, query: readQuerySchema(limits.maxWaitMs, {}), body: ignoredBody,
-    handle: async () => ok(renderCluster(service.clusterStatus())),
+  addRoute(app, context, routes.getCluster, async () => ok(renderCluster(service.clusterStatus())));
+
+  addRoute(app, context, routes.addMember, ({ query, body }, request, reply) => {
+    const voter = body.voter ?? true;
+    return submitAdmin(context, request, reply, query.redirect ?? false, () => service.addMember(body.id, body.url, voter, limits.adminTimeoutMs),
+      ({ index }) => ({ id: body.id, url: body.url, voter, index }));
   });
 
-  addRoute(app, context, {
-    method: 'POST', url: '/v1/cluster/members', scope: 'admin', params: noParams, query: writeQuerySchema, body: addMemberSchema,
-    handle: ({ query, body }, request, reply) => {
-      const voter = body.voter ?? true;
-      return submitAdmin(context, request, reply, query.redirect ?? false, () => service.addMember(body.id, body.url, voter, limits.adminTimeoutMs),
-        ({ index }) => ({ id: body.id, url: body.url, voter, index }));
-    },
-  });
+  addRoute(app, context, routes.removeMember, ({ params, query }, request, reply) =>
+    submitAdmin(context, request, reply, query.redirect ?? false, () => service.removeMember(params.id, limits.adminTimeoutMs),
+      ({ index }) => ({ id: params.id, index })));
 
-  addRoute(app, context, {
-    method: 'DELETE', url: '/v1/cluster/members/:id', scope: 'admin', params: idParamsSchema, query: writeQuerySchema, body: emptyBodySchema,
-    handle: ({ params, query }, request, reply) =>
-      submitAdmin(context, request, reply, query.redirect ?? false, () => service.removeMember(params.id, limits.adminTimeoutMs),
-        ({ index }) => ({ id: params.id, index })),
-  });
+  addRoute(app, context, routes.transferLeadership, ({ query, body }, request, reply) =>
+    submitAdmin(context, request, reply, query.redirect ?? false, () => service.transferLeadership(body.to, limits.adminTimeoutMs),
+      ({ leader }) => ({ leader })));
 
-  addRoute(app, context, {
-    method: 'POST', url: '/v1/cluster/leadership', scope: 'admin', params: noParams, query: writeQuerySchema, body: leadershipSchema,
-    handle: ({ query, body }, request, reply) =>
-      submitAdmin(context, request, reply, query.redirect ?? false, () => service.transferLeadership(body.to, limits.adminTimeoutMs),
-        ({ leader }) => ({ leader })),
-  });
-
-  addRoute(app, context, {
-    method: 'POST', url: '/v1/cluster/snapshot', scope: 'admin', params: noParams, query: writeQuerySchema, body: emptyBodySchema,
-    handle: ({ query }, request, reply) =>
-      submitAdmin(context, request, reply, query.redirect ?? false, () => service.takeSnapshot(), ({ index }) => ({ index })),
-  });
+  addRoute(app, context, routes.takeSnapshot, ({ query }, request, reply) =>
+    submitAdmin(context, request, reply, query.redirect ?? false, () => service.takeSnapshot(), ({ index }) => ({ index })));
 }
 
 /** Role names in the API are snake_case like every other name in it. */

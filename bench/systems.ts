@@ -9,7 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { call, freePort, LEDGERD, sleep, type Answer } from '../test/cluster/harness.js';
+import { call, freePort, LEDGERD, type Answer } from '../test/cluster/harness.js';
+import { sleep } from '../test/support/helpers.js';
 
 const started = new Set<ChildProcess>();
 process.on('exit', () => {

@@ -6,7 +6,8 @@
 // Holds expire with no other traffic: the leader proposes the expiry itself.
 
 import t, { type Test } from 'tap';
-import { call, describeAnswer, ProcessCluster, RAFT_HEADERS, sleep, type Answer, type NodeProcess } from './harness.js';
+import { call, describeAnswer, ProcessCluster, RAFT_HEADERS, type Answer, type NodeProcess } from './harness.js';
+import { sleep } from '../support/helpers.js';
 
 
 const cluster = new ProcessCluster();

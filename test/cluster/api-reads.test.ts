@@ -6,7 +6,8 @@
 // bounded stale read with 503 staleness_bound_exceeded.
 
 import t, { type Test } from 'tap';
-import { call, callRaw, describeAnswer, ProcessCluster, RAFT_HEADERS, sleep, type Answer, type NodeProcess } from './harness.js';
+import { call, callRaw, describeAnswer, ProcessCluster, RAFT_HEADERS, type Answer, type NodeProcess } from './harness.js';
+import { sleep } from '../support/helpers.js';
 
 const cluster = new ProcessCluster();
 let leader: NodeProcess;

@@ -4,12 +4,11 @@
 // is killed when the test ends, pass or fail.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request, type Dispatcher } from 'undici';
+import { makeTempDir, removeDir, sleep, waitFor } from '../support/helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const LEDGERD = path.resolve(here, '..', '..', 'src', 'cli', 'ledgerd.js');
@@ -93,8 +92,6 @@ export function describeAnswer(answer: Answer): string {
   return `${answer.status} ${JSON.stringify(answer.body)} ${JSON.stringify(headers)}`;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 export interface NodeProcess {
   readonly id: string;
   readonly port: number;
@@ -105,7 +102,7 @@ export interface NodeProcess {
 }
 
 export class ProcessCluster {
-  readonly root = mkdtempSync(path.join(tmpdir(), 'ledger-cluster-'));
+  readonly root = makeTempDir('cluster');
   /** https for a cluster started with --tls-cert/--tls-key. */
   scheme: 'http' | 'https' = 'http';
   readonly nodes = new Map<string, NodeProcess>();
@@ -185,16 +182,11 @@ export class ProcessCluster {
   }
 
   async waitHealthy(node: NodeProcess, timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      try {
-        if ((await call(node.url, 'GET', '/healthz')).status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      await sleep(50);
-    }
-    throw new Error(`${node.id} did not come up:\n${node.log.join('')}`);
+    // A probe that throws is a node not listening yet.
+    const healthy = (): Promise<boolean> => call(node.url, 'GET', '/healthz').then((answer) => answer.status === 200);
+    await waitFor(`${node.id} to come up`, healthy, timeoutMs, 50).catch((error: unknown) => {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}:\n${node.log.join('')}`);
+    });
   }
 
   /** The id of the node that a majority... the node that says it leads, with the highest term. */
@@ -253,6 +245,6 @@ export class ProcessCluster {
       node.child?.kill('SIGKILL');
     }
     await sleep(100);
-    rmSync(this.root, { recursive: true, force: true });
+    removeDir(this.root);
   }
 }

@@ -3,7 +3,8 @@
 // balances, and double entry holds.
 
 import t from 'tap';
-import { call, ProcessCluster, sleep, type NodeProcess } from './harness.js';
+import { call, ProcessCluster, type NodeProcess } from './harness.js';
+import { sleep } from '../support/helpers.js';
 
 const ACCOUNTS = ['a0', 'a1', 'a2', 'a3', 'a4', 'a5'];
 

@@ -4,7 +4,8 @@
 // the same state.
 
 import t from 'tap';
-import { call, ProcessCluster, sleep, type NodeProcess } from './harness.js';
+import { call, ProcessCluster, type NodeProcess } from './harness.js';
+import { sleep } from '../support/helpers.js';
 
 t.test('a member is added (joining by snapshot) and another removed under load', async (t) => {
   const cluster = new ProcessCluster();

@@ -13,7 +13,8 @@ import { newEpoch, peerRequestHeaders } from '../../src/node/peer-auth.js';
 import { encodeMessageBatch } from '../../src/node/peer-codec.js';
 import { CLUSTER_FILE } from '../../src/cli/local-cluster.js';
 import { message } from '../node/peer-harness.js';
-import { call, freePort, ProcessCluster, sleep } from './harness.js';
+import { call, freePort, ProcessCluster } from './harness.js';
+import { sleep } from '../support/helpers.js';
 import { killAll, LAUNCHER, startProcess, type Started } from './ledgerd-process.js';
 
 const FORGED_TERM = 1_000_000;

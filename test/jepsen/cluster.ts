@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, sleep } from '../cluster/harness.js';
+import { freePort } from '../cluster/harness.js';
+import { sleep } from '../support/helpers.js';
 import { Client } from './client.js';
 import { ProxyMesh } from './proxy.js';
 

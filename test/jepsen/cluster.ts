@@ -247,7 +247,8 @@ export class Cluster {
     );
     let best: { id: string; term: number } | undefined;
     for (const view of views) {
-      if (view && view.body.role === 'leader' && (!best || view.body.term > best.term)) best = { id: view.id, term: view.body.term };
+      const term = view?.body.role === 'leader' ? view.body.term : undefined;
+      if (view && term !== undefined && (!best || term > best.term)) best = { id: view.id, term };
     }
     return best?.id;
   }

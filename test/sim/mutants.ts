@@ -179,6 +179,7 @@ function mutatedCopy(mutant: Mutant): string {
   cpSync(join(distRoot, 'src'), join(copy, 'src'), { recursive: true });
   cpSync(join(distRoot, 'test', 'sim'), join(copy, 'test', 'sim'), { recursive: true });
   cpSync(join(distRoot, 'test', 'raft'), join(copy, 'test', 'raft'), { recursive: true });
+  cpSync(join(distRoot, 'test', 'support'), join(copy, 'test', 'support'), { recursive: true });
   for (const { file, from, to } of mutant.patches) {
     const target = join(copy, 'src', 'raft', file);
     const source = readFileSync(target, 'utf8');

@@ -7,6 +7,7 @@
 // membership): it is recorded as applied and changes nothing else.
 
 import { z } from 'zod';
+import { fastCommand } from './entry-fast-path.js';
 import { commandSchemaV1, CURRENT_COMMAND_VERSION, MAX_HOLD_MS, type Command } from './schemas.js';
 
 export interface LedgerEntry {
@@ -64,6 +65,9 @@ export function decodeEntry(bytes: Uint8Array): DecodedEntry {
   }
   const envelope = envelopeSchema.safeParse(parsedJson);
   if (!envelope.success) return { kind: 'invalid', timeMs: undefined, reason: `bad envelope: ${issuePaths(envelope.error)}` };
+  // The commonest entry skips zod's walk when it is certainly valid (entry-fast-path.ts).
+  const fast = envelope.data.v === CURRENT_COMMAND_VERSION ? fastCommand(envelope.data.command) : undefined;
+  if (fast !== undefined) return { kind: 'command', timeMs: envelope.data.time_ms, command: fast };
   const upgrade = upgraders.get(envelope.data.v);
   if (upgrade === undefined) {
     return { kind: 'invalid', timeMs: envelope.data.time_ms, reason: `unknown command version ${envelope.data.v}` };

@@ -14,6 +14,7 @@ import type Database from 'better-sqlite3';
 import { assert, AssertionFailure, unreachable } from '../lib/assert.js';
 import { createAccounts } from './accounts.js';
 import { Effects, nextHead, sha256Hex } from './chain.js';
+import { WalCheckpointer, type CheckpointerStatus } from './checkpointer.js';
 import type { ResultCode } from './codes.js';
 import { statementCache, type ApplyContext, type ConfirmResult, type CreateResult, type ItemResult, type ReleaseResult, type ReservationResult } from './context.js';
 import { openDatabase } from './db.js';
@@ -59,6 +60,8 @@ interface Meta {
 
 export class LedgerStateMachine {
   private db: Database.Database;
+  /** Background WAL checkpoints of a file-backed ledger (checkpointer.ts); none in memory. */
+  private checkpointer: WalCheckpointer | undefined;
   private statement: (sql: string) => Database.Statement;
   private meta: Meta;
   private queriesView: LedgerQueries;
@@ -73,6 +76,7 @@ export class LedgerStateMachine {
     this.statement = statementCache(db);
     this.meta = readMeta(this.statement);
     this.queriesView = new LedgerQueries(this.statement, db);
+    this.checkpointer = this.startCheckpointer();
   }
 
   get queries(): LedgerQueries {
@@ -203,6 +207,7 @@ export class LedgerStateMachine {
     // only as the last connection, and a half-checkpointed file without its WAL is corrupt).
     // A crash at any later step leaves the whole old database or the whole new one; a stale
     // WAL must never meet the new file, so it goes before the rename.
+    this.checkpointer?.stop();
     const [checkpoint] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: bigint | number }[];
     assert(Number(checkpoint?.busy ?? 0) === 0, 'restore refused: another connection holds the WAL, it cannot be checkpointed');
     this.db.close();
@@ -210,11 +215,23 @@ export class LedgerStateMachine {
     renameSync(temporary, this.path);
     fsyncDirectory(dirname(this.path));
     this.attach(openDatabase(this.path));
+    this.checkpointer = this.startCheckpointer();
     assert(this.meta.appliedIndex === inside.appliedIndex && this.meta.chainHead === inside.chainHead, 'restored file differs from the snapshot');
   }
 
   close(): void {
+    this.checkpointer?.stop();
+    this.checkpointer = undefined;
     if (this.db.open) this.db.close();
+  }
+
+  /** How the background checkpoints fare (undefined for an in-memory ledger). */
+  checkpointStatus(): CheckpointerStatus | undefined {
+    return this.checkpointer?.status();
+  }
+
+  private startCheckpointer(): WalCheckpointer | undefined {
+    return this.path === ':memory:' || this.path === '' ? undefined : new WalCheckpointer(this.db, this.path);
   }
 
   private attach(db: Database.Database): void {

@@ -6,7 +6,7 @@
 // the write order, and so the hash chain, identical on every replica.
 
 import { assert } from '../lib/assert.js';
-import { lineOf, requestDigest, type TransferLineRow } from './chain.js';
+import { canonicalJson, lineOf, requestDigest, sha256Hex, type TransferLineRow } from './chain.js';
 import type { ResultCode } from './codes.js';
 import { toCreateResult, type ApplyContext, type CreateResult, type CreateOutcome } from './context.js';
 import { MAX_AMOUNT, type Transfer } from './schemas.js';
@@ -173,7 +173,7 @@ export class TransferBatch {
   }
 
   private applyOne(transfer: Transfer): CreateOutcome {
-    const digest = requestDigest(transferIdentity(transfer));
+    const digest = transferRequestDigest(transfer);
     const existing = this.existingDigest(transfer.id);
     if (existing !== undefined) return existing === digest ? 'exists' : 'exists_with_different_fields';
     const pendingId = transfer.post_pending_id ?? transfer.void_pending_id;
@@ -347,6 +347,35 @@ export function transferIdentity(transfer: Transfer): unknown {
     linked: transfer.linked === true,
     pending: transfer.pending === true,
   };
+}
+
+/** The members of transferIdentity in canonicalJson's (sorted) order. */
+const IDENTITY_KEYS = [
+  'amount', 'code', 'credit_account_id', 'debit_account_id', 'id', 'ledger', 'linked', 'metadata', 'pending', 'post_pending_id',
+  'timeout_ms', 'void_pending_id',
+] as const satisfies readonly (keyof Transfer)[];
+const IDENTITY_KEY_SET: ReadonlySet<string> = new Set(IDENTITY_KEYS);
+
+/**
+ * requestDigest(transferIdentity(transfer)), written straight out in sorted
+ * key order instead of building the object and sorting its keys: it runs for
+ * every transfer on every replica. test/ledger/transfer-digest.test.ts holds
+ * it to the definition above.
+ */
+export function transferRequestDigest(transfer: Transfer): string {
+  for (const key in transfer) if (!IDENTITY_KEY_SET.has(key)) return requestDigest(transferIdentity(transfer));
+  const settles = transfer.post_pending_id !== undefined || transfer.void_pending_id !== undefined;
+  let json = '{';
+  for (const key of IDENTITY_KEYS) {
+    // The defaults of transferIdentity.
+    const value = key === 'code' ? (settles ? transfer.code : transfer.code ?? 0)
+      : key === 'linked' ? transfer.linked === true
+      : key === 'pending' ? transfer.pending === true
+      : transfer[key];
+    if (value === undefined) continue;
+    json += `${json.length === 1 ? '' : ','}"${key}":${canonicalJson(value)}`;
+  }
+  return sha256Hex(`${json}}`);
 }
 
 /** Checks of a post or void against its pending transfer that do not need balances. */

@@ -24,6 +24,18 @@ export const MAX_APPLY_BATCH_ENTRIES = 1024;
 export const MAX_APPLY_BATCH_BYTES = 16 << 20;
 /** Committed entries waiting to be applied before the Ready loop waits for this stage. */
 export const MAX_APPLY_BACKLOG_ENTRIES = 16_384;
+/**
+ * How long one batch should hold the event loop. A transaction cannot be cut
+ * short, so the batch size is chosen before it starts from the recent cost
+ * of an entry: a backlog of a thousand entries then goes out in slices, with
+ * heartbeats, fsync completions and acknowledgements served in between,
+ * instead of one apply that stalls them all for a fifth of a second.
+ */
+export const APPLY_SLICE_MS = 8;
+/** Entries in a batch at least, whatever they cost (so a backlog always shrinks by batches). */
+export const MIN_APPLY_BATCH_ENTRIES = 16;
+/** The first batch's size, before the cost of an entry is known. */
+export const FIRST_APPLY_BATCH_ENTRIES = 64;
 
 export interface AppliedEntry {
   readonly entry: Entry;
@@ -46,6 +58,9 @@ export class ApplyQueue {
   private scheduled = false;
   private drainedWaiters: (() => void)[] = [];
   private stopped = false;
+  /** Recent milliseconds per applied entry (moving average), which sizes the next batch. */
+  private msPerEntry = 0;
+  private measured = false;
 
   constructor(private readonly options: ApplyQueueOptions) {}
 
@@ -101,7 +116,8 @@ export class ApplyQueue {
     const ledger = this.options.ledger();
     const batch: Entry[] = [];
     let bytes = 0;
-    while (this.head < this.queue.length && batch.length < MAX_APPLY_BATCH_ENTRIES) {
+    const limit = this.batchLimit();
+    while (this.head < this.queue.length && batch.length < limit) {
       const entry = this.queue[this.head] as Entry;
       if (batch.length > 0 && bytes + entry.data.length > MAX_APPLY_BATCH_BYTES) break;
       this.head++;
@@ -116,12 +132,26 @@ export class ApplyQueue {
       // Membership entries carry no ledger command: they are applied as empty entries.
       const outcomes = ledger.applyEntries(batch.map((entry) => ({ index: entry.index, data: entry.type === 'conf' ? EMPTY : entry.data })));
       const seconds = (this.options.nowMs() - started) / 1000;
+      this.noteCost(seconds * 1000, batch.length);
       this.options.applied(
         batch.map((entry, i) => ({ entry, result: entry.type === 'conf' ? undefined : outcomes[i]?.result })),
         seconds,
       );
     }
     this.wakeWaiters();
+  }
+
+  /** Entries the next batch may take: about APPLY_SLICE_MS of work at the recent cost per entry. */
+  private batchLimit(): number {
+    if (this.msPerEntry <= 0) return this.measured ? MAX_APPLY_BATCH_ENTRIES : FIRST_APPLY_BATCH_ENTRIES;
+    return Math.max(MIN_APPLY_BATCH_ENTRIES, Math.min(MAX_APPLY_BATCH_ENTRIES, Math.floor(APPLY_SLICE_MS / this.msPerEntry)));
+  }
+
+  private noteCost(ms: number, entries: number): void {
+    if (!(ms >= 0) || entries === 0) return;
+    const sample = ms / entries;
+    this.measured = true;
+    this.msPerEntry = this.msPerEntry === 0 ? sample : this.msPerEntry * 0.8 + sample * 0.2;
   }
 
   private compactQueue(): void {

@@ -5,6 +5,7 @@
 // never a client-chosen id.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PeerSendStats } from './transport.js';
 
 export interface PeerLag {
   readonly peer: string;
@@ -24,6 +25,10 @@ export interface MetricsSource {
   snapshotIndex(): number;
   /** On the leader: one row per other member; elsewhere empty. */
   peers(): readonly PeerLag[];
+  /** What the peer transport sent to each peer so far. */
+  peerLinks(): readonly PeerSendStats[];
+  /** The ledger's background WAL checkpoints so far (undefined for an in-memory ledger). */
+  walCheckpoints(): { readonly checkpoints: number; readonly failures: number } | undefined;
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -68,22 +73,46 @@ export class NodeMetrics {
     gauge('raft_follower_apply_lag_entries', 'Entries committed but not yet applied on this node.', () =>
       Math.max(0, source.commitIndex() - source.appliedIndex()),
     );
-    const perPeer = (name: string, help: string, read: (lag: PeerLag) => number): void => {
-      new Gauge({
+    // Series with one sample per peer, read from `rows` at scrape time: a gauge, or a counter whose row holds the running total.
+    const perPeer = <Row extends { readonly peer: string }>(
+      kind: 'gauge' | 'counter', rows: () => readonly Row[], name: string, help: string, read: (row: Row) => number,
+    ): void => {
+      const settings = { name, help, labelNames: ['peer'] as const, registers };
+      if (kind === 'gauge') {
+        new Gauge({ ...settings, collect() { this.reset(); for (const row of rows()) this.set({ peer: row.peer }, read(row)); } });
+      } else {
+        new Counter({ ...settings, collect() { this.reset(); for (const row of rows()) this.inc({ peer: row.peer }, read(row)); } });
+      }
+    };
+    const lagGauge = (name: string, help: string, read: (lag: PeerLag) => number): void => perPeer('gauge', () => source.peers(), name, help, read);
+    lagGauge('raft_follower_match_index', 'On the leader: highest index known replicated on the peer.', (l) => l.matchIndex);
+    lagGauge('raft_replication_lag_entries', "On the leader: entries the peer is behind the leader's commit index.", (l) => l.lagEntries);
+    lagGauge('raft_replication_lag_seconds', "On the leader: how long the peer has been behind the leader's commit index.", (l) => l.lagSeconds);
+    lagGauge('raft_peer_last_contact_seconds', 'On the leader: seconds since the peer last answered.', (l) => l.lastContactSeconds);
+
+    const links = (): readonly PeerSendStats[] => source.peerLinks();
+    perPeer('counter', links, 'raft_peer_requests_sent_total', 'Requests (message batches) sent to the peer.', (l) => l.sentRequests);
+    perPeer('counter', links, 'raft_peer_messages_sent_total', 'Raft messages delivered to the peer.', (l) => l.sentMessages);
+    perPeer('counter', links, 'raft_peer_messages_dropped_total', 'Raft messages to the peer dropped (full queue, failed request); the core resends.', (l) => l.droppedMessages);
+    perPeer('counter', links, 'raft_peer_requests_failed_total', 'Requests to the peer that failed or timed out.', (l) => l.failedRequests);
+    perPeer('gauge', links, 'raft_peer_queued_messages', 'Raft messages waiting to be sent to the peer.', (l) => l.queuedMessages);
+
+    const cumulative = (name: string, help: string, read: () => number | undefined): void => {
+      new Counter({
         name,
         help,
-        labelNames: ['peer'],
         registers,
         collect() {
+          const value = read();
           this.reset();
-          for (const lag of source.peers()) this.set({ peer: lag.peer }, read(lag));
+          if (value !== undefined) this.inc(value);
         },
       });
     };
-    perPeer('raft_follower_match_index', 'On the leader: highest index known replicated on the peer.', (l) => l.matchIndex);
-    perPeer('raft_replication_lag_entries', "On the leader: entries the peer is behind the leader's commit index.", (l) => l.lagEntries);
-    perPeer('raft_replication_lag_seconds', "On the leader: how long the peer has been behind the leader's commit index.", (l) => l.lagSeconds);
-    perPeer('raft_peer_last_contact_seconds', 'On the leader: seconds since the peer last answered.', (l) => l.lastContactSeconds);
+    cumulative('ledger_wal_checkpoints_total', "Background checkpoints of the ledger's SQLite WAL.", () => source.walCheckpoints()?.checkpoints);
+    cumulative('ledger_wal_checkpoint_failures_total', 'Background WAL checkpoints that failed (the WAL then grows until one succeeds).', () =>
+      source.walCheckpoints()?.failures,
+    );
 
     this.leaderChanges = new Counter({ name: 'raft_leader_changes_total', help: 'Times this node saw the leader change.', registers });
     this.elections = new Counter({ name: 'raft_elections_total', help: 'Elections this node started as a candidate.', registers });

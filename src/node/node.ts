@@ -120,6 +120,8 @@ export class LedgerNode implements LedgerService {
       lastLogIndex: () => this.raw.summary().lastIndex,
       snapshotIndex: () => this.storage.snapshotMeta().index,
       peers: () => this.lag.peers(),
+      walCheckpoints: () => this.ledger.checkpointStatus(),
+      peerLinks: () => this.transport.stats?.().peers ?? [],
     });
     const kick = (): void => this.kick();
     const notLeader = (): NodeError => this.notLeaderError();

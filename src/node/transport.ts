@@ -36,6 +36,16 @@ export interface TransportHandlers {
   onSnapshotSent(peer: NodeId, ok: boolean): void;
 }
 
+/** Counters of what this node sent to one peer (PeerLinkStats of peer-transport.ts fits). */
+export interface PeerSendStats {
+  readonly peer: NodeId;
+  readonly queuedMessages: number;
+  readonly sentRequests: number;
+  readonly sentMessages: number;
+  readonly droppedMessages: number;
+  readonly failedRequests: number;
+}
+
 export interface Transport {
   /** Sets how this node reaches its peers (its own list, from --peers and the membership log). */
   setPeers(urls: ReadonlyMap<NodeId, string>): void;
@@ -44,4 +54,6 @@ export interface Transport {
   /** Streams a snapshot to a peer, then sends `message` (the core's `snap`). */
   sendSnapshot(message: Message, source: SnapshotSource): void;
   close(): Promise<void>;
+  /** Per-peer send counters, for metrics (a transport without them gives none). */
+  stats?(): { readonly peers: readonly PeerSendStats[] };
 }

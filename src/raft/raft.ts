@@ -1,17 +1,20 @@
 // The Raft protocol as a pure state machine: elections with PreVote and
-// CheckQuorum, replication with flow control, ReadIndex and lease reads,
-// snapshots, one-server membership changes and leadership transfer. It does no
-// I/O and reads no clock: time is `tick()`, input is `step()`, output is
-// collected in `msgs`, `readStates` and the log, and RawNode packs it into a
-// Ready for the driver. Roles swap the `stepRole` and `tickRole` functions.
+// CheckQuorum, replication with flow control, snapshots, one-server membership
+// changes and leadership transfer. ReadIndex and lease reads live in
+// read-only.ts, which this class holds as `reads` and feeds (heartbeat rounds,
+// first commit of a term, role changes). It does no I/O and reads no clock:
+// time is `tick()`, input is `step()`, output is collected in `msgs`, the
+// read answers and the log, and RawNode packs it into a Ready for the driver.
+// Roles swap the `stepRole` and `tickRole` functions.
 
 import { assert, AssertionFailure, unreachable } from '../lib/assert.js';
-import { leaseTicks, validateRaftConfig, type RaftConfig } from './config.js';
+import { validateRaftConfig, type RaftConfig } from './config.js';
 import { RaftLog } from './log.js';
 import { applyConfChange, decodeConfChange, encodeConfChange, validateConfChange } from './membership.js';
 import { Progress } from './progress.js';
 import { committedIndex, voteResult } from './quorum.js';
-import { entrySizeBytes, type LogStorage } from './storage.js';
+import { ReadOnly, type ReadMode } from './read-only.js';
+import { entriesSizeBytes, type LogStorage } from './storage.js';
 import {
   NONE,
   type ConfChange,
@@ -20,7 +23,7 @@ import {
   type Message,
   type MessageType,
   type NodeId,
-  type ReadState,
+  type OutgoingMessage,
   type Role,
   type SnapshotMeta,
 } from './types.js';
@@ -31,15 +34,7 @@ export type ProposeResult =
   | { readonly ok: true; readonly index: number; readonly term: number }
   | { readonly ok: false; readonly error: ProposeError; readonly detail: string };
 
-export type ReadMode = 'readIndex' | 'lease';
-
-interface PendingRead {
-  readonly id: string;
-  /** The node that asked: this node, or a follower that forwarded it. */
-  readonly from: NodeId;
-  index: number;
-  round: number;
-}
+export type { ReadMode } from './read-only.js';
 
 /** Messages the leader may send before its own copy of a Ready is durable (thesis §10.2.1). */
 const SEND_BEFORE_PERSIST: ReadonlySet<MessageType> = new Set<MessageType>([
@@ -51,8 +46,6 @@ const SEND_BEFORE_PERSIST: ReadonlySet<MessageType> = new Set<MessageType>([
   'readIndexResp',
 ]);
 
-/** Read rounds remembered for lease anchoring; older ones are forgotten (safe: no lease from them). */
-const MAX_REMEMBERED_ROUNDS = 512;
 /** Ticks a snapshot may stay unacknowledged before the leader tries again, in election timeouts. */
 const SNAPSHOT_RETRY_ELECTIONS = 3;
 
@@ -67,8 +60,8 @@ export class Raft {
   /** Messages to send: before persistence is allowed only for leader traffic. */
   msgs: Message[] = [];
   msgsAfterPersist: Message[] = [];
-  readStates: ReadState[] = [];
-  droppedReads: string[] = [];
+  /** ReadIndex and lease reads, with their answers for the next Ready. */
+  readonly reads = new ReadOnly(this, (m) => this.send(m));
 
   // Membership: the configuration in force is the latest one in the log.
   private snapshotConf: ConfState;
@@ -96,22 +89,6 @@ export class Raft {
   // Leader state.
   leadTransferee: NodeId = NONE;
   private uncommittedBytes = 0;
-  /** Set when this leader sent TimeoutNow in its term: a forced election may follow at any time. */
-  private leaseRevoked = false;
-  private readRound = 0;
-  private readonly roundSentTick = new Map<number, number>();
-  private leaseAnchorTick = Number.NEGATIVE_INFINITY;
-  /** Reads waiting for the first commit of this leader's term. */
-  private readsAwaitingTermCommit: PendingRead[] = [];
-  /** Reads not yet attached to a round. */
-  private readsUnsent: PendingRead[] = [];
-  /** Reads attached to a sent round, ascending by round. */
-  private readsInFlight: PendingRead[] = [];
-
-  // Follower read state: reads forwarded to the leader.
-  private followerReadsUnsent: string[] = [];
-  /** Reads forwarded to the leader -> the tick they were sent at (lost ones are dropped after a while). */
-  private followerReadsInFlight = new Map<string, number>();
 
   private stepRole: (m: Message) => void = (m) => this.stepFollower(m);
   private tickRole: () => void = () => this.tickElection();
@@ -229,11 +206,7 @@ export class Raft {
     this.resetRandomizedElectionTimeout();
     this.votes.clear();
     this.leadTransferee = NONE;
-    this.leaseRevoked = false;
-    this.leaseAnchorTick = Number.NEGATIVE_INFINITY;
-    this.roundSentTick.clear();
-    this.dropLeaderReads();
-    this.dropFollowerReads();
+    this.reads.reset();
     this.progress.clear();
     this.uncommittedBytes = 0;
   }
@@ -256,7 +229,7 @@ export class Raft {
     // Term and vote stay as they are: a pre-vote changes nothing durable (thesis §9.6).
     this.votes.clear();
     this.lead = NONE;
-    this.dropFollowerReads();
+    this.reads.dropFollowerReads();
     this.role = 'preCandidate';
     this.stepRole = (m) => this.stepCandidate(m);
     this.tickRole = () => this.tickElection();
@@ -292,19 +265,8 @@ export class Raft {
   tick(): void {
     this.tickCount++;
     this.ticksSinceLeaderContact++;
-    this.expireLostFollowerReads();
+    this.reads.expireLostForwards();
     this.tickRole();
-  }
-
-  /** A forwarded read whose request or answer was lost would wait for ever: drop it after two election timeouts. */
-  private expireLostFollowerReads(): void {
-    if (this.followerReadsInFlight.size === 0) return;
-    const oldest = this.tickCount - 2 * this.config.electionTicks;
-    for (const [id, sentTick] of this.followerReadsInFlight) {
-      if (sentTick > oldest) break;
-      this.followerReadsInFlight.delete(id);
-      this.droppedReads.push(id);
-    }
   }
 
   private tickElection(): void {
@@ -472,7 +434,7 @@ export class Raft {
         this.electionElapsed = 0;
         this.ticksSinceLeaderContact = 0;
         if (this.lead !== m.from) {
-          this.dropFollowerReads();
+          this.reads.dropFollowerReads();
           this.lead = m.from;
         }
         if (m.type === 'app') this.handleAppend(m);
@@ -487,20 +449,10 @@ export class Raft {
         this.hup(true);
         return;
       case 'readIndexResp':
-        this.handleReadIndexResp(m);
+        this.reads.answered(m);
         return;
-      case 'readIndex':
-      case 'appResp':
-      case 'heartbeatResp':
-      case 'snapResp':
-      case 'voteResp':
-      case 'preVoteResp':
-        return;
-      case 'vote':
-      case 'preVote':
-        throw new AssertionFailure('votes are handled before the role step');
       default:
-        unreachable(m.type, 'message type');
+        this.notForRole(m);
     }
   }
 
@@ -522,18 +474,8 @@ export class Raft {
         this.tallyVotes(kind);
         return;
       }
-      case 'timeoutNow':
-      case 'readIndex':
-      case 'readIndexResp':
-      case 'appResp':
-      case 'heartbeatResp':
-      case 'snapResp':
-        return;
-      case 'vote':
-      case 'preVote':
-        throw new AssertionFailure('votes are handled before the role step');
       default:
-        unreachable(m.type, 'message type');
+        this.notForRole(m);
     }
   }
 
@@ -550,22 +492,39 @@ export class Raft {
         if (pr) this.reportSnapshot(m.from, !m.reject);
         return;
       case 'readIndex':
-        this.handleForwardedReads(m);
+        this.reads.forwarded(m);
         return;
-      case 'app':
-      case 'heartbeat':
-      case 'snap':
-        // Another leader in our own term cannot exist (election safety): such a
-        // message is forged or corrupt. Dropping it keeps this leader serving;
-        // the simulator's checker, not this node, asserts election safety.
-      case 'timeoutNow':
-      case 'readIndexResp':
-      case 'voteResp':
-      case 'preVoteResp':
-        return;
+      default:
+        // This includes app, heartbeat and snap: another leader in our own term
+        // cannot exist (election safety), so such a message is forged or
+        // corrupt. Dropping it keeps this leader serving; the simulator's
+        // checker, not this node, asserts election safety.
+        this.notForRole(m);
+    }
+  }
+
+  /**
+   * Where every role's step ends: a message the role does not act on is
+   * dropped (a stale answer, a request only another role serves). Vote
+   * requests never get here: step() answers them for every role.
+   */
+  private notForRole(m: Message): void {
+    switch (m.type) {
       case 'vote':
       case 'preVote':
         throw new AssertionFailure('votes are handled before the role step');
+      case 'preVoteResp':
+      case 'voteResp':
+      case 'app':
+      case 'appResp':
+      case 'heartbeat':
+      case 'heartbeatResp':
+      case 'snap':
+      case 'snapResp':
+      case 'timeoutNow':
+      case 'readIndex':
+      case 'readIndexResp':
+        return;
       default:
         unreachable(m.type, 'message type');
     }
@@ -672,7 +631,7 @@ export class Raft {
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
     if (!pr.isLearner && m.readRound > pr.readRoundAcked) {
       pr.readRoundAcked = m.readRound;
-      this.confirmReadRounds();
+      this.reads.confirmRounds();
     }
   }
 
@@ -738,22 +697,13 @@ export class Raft {
   }
 
   private bcastHeartbeat(): void {
-    this.readRound++;
-    const round = this.readRound;
-    this.roundSentTick.set(round, this.tickCount);
-    if (this.roundSentTick.size > MAX_REMEMBERED_ROUNDS) {
-      const oldest = this.roundSentTick.keys().next().value as number;
-      this.roundSentTick.delete(oldest);
-    }
-    for (const read of this.readsUnsent) read.round = round;
-    this.readsInFlight.push(...this.readsUnsent);
-    this.readsUnsent = [];
+    const round = this.reads.startRound();
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
       // Never tell a follower a commit index beyond what it is known to hold.
       this.send({ type: 'heartbeat', to: id, commit: Math.min(pr.match, this.log.committed), readRound: round });
     }
-    this.confirmReadRounds();
+    this.reads.confirmRounds();
   }
 
   /** Counts own stable entries toward the quorum (after the driver persisted them). */
@@ -770,7 +720,7 @@ export class Raft {
     if (!Number.isFinite(index)) return false;
     const before = this.log.committed;
     if (!this.log.maybeCommit(index, this.term)) return false;
-    if (before < this.log.committed && this.log.term(before) !== this.term) this.onFirstCommitInTerm();
+    if (before < this.log.committed && this.log.term(before) !== this.term) this.reads.firstCommitInTerm();
     this.maybeStepDownAfterRemoval();
     return true;
   }
@@ -784,7 +734,7 @@ export class Raft {
 
   private appendEntries(entries: Entry[]): void {
     this.log.append(entries);
-    for (const e of entries) this.uncommittedBytes += entrySizeBytes(e);
+    this.uncommittedBytes += entriesSizeBytes(entries);
     this.trackConfEntries(entries);
     // A single-voter cluster commits as soon as its own copy is durable (selfPersisted).
     this.bcastAppend();
@@ -795,13 +745,12 @@ export class Raft {
   propose(datas: readonly Uint8Array[]): ProposeResult {
     const refused = this.refuseProposal();
     if (refused) return refused;
-    let bytes = 0;
-    for (const d of datas) bytes += d.byteLength + 24;
+    const first = this.log.lastIndex() + 1;
+    const entries = datas.map((data, i): Entry => ({ term: this.term, index: first + i, type: 'normal', data }));
+    const bytes = entriesSizeBytes(entries);
     if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.config.maxUncommittedBytes) {
       return { ok: false, error: 'overloaded', detail: `${this.uncommittedBytes} bytes appended but not committed` };
     }
-    const first = this.log.lastIndex() + 1;
-    const entries = datas.map((data, i): Entry => ({ term: this.term, index: first + i, type: 'normal', data }));
     this.appendEntries(entries);
     return { ok: true, index: first, term: this.term };
   }
@@ -834,7 +783,7 @@ export class Raft {
   /** Releases the uncommitted-bytes budget for entries handed to the application. */
   committedApplied(entries: readonly Entry[]): void {
     if (this.role !== 'leader') return;
-    for (const e of entries) this.uncommittedBytes -= entrySizeBytes(e);
+    this.uncommittedBytes -= entriesSizeBytes(entries);
     if (this.uncommittedBytes < 0) this.uncommittedBytes = 0;
   }
 
@@ -855,8 +804,7 @@ export class Raft {
   }
 
   private sendTimeoutNow(to: NodeId): void {
-    // The target will campaign bypassing every lease, so ours ends now for this term.
-    this.leaseRevoked = true;
+    this.reads.revokeLease();
     this.send({ type: 'timeoutNow', to });
   }
 
@@ -878,153 +826,25 @@ export class Raft {
 
   // ---------------------------------------------------------------- reads
 
-  /**
-   * Asks for a read index (§6.4). The answer arrives as a ReadState (or the id
-   * in droppedReads) in a later Ready. In lease mode a leader with a valid
-   * lease answers at once; otherwise the read takes a ReadIndex round.
-   */
+  /** Asks for a read index (see ReadOnly.request). */
   readIndex(id: string, mode: ReadMode): void {
-    if (this.role === 'leader') {
-      this.leaderRead({ id, from: this.id, index: 0, round: 0 }, mode);
-      return;
-    }
-    if (this.role !== 'follower' || this.lead === NONE || this.pendingFollowerReads() >= this.config.maxPendingReads) {
-      this.droppedReads.push(id);
-      return;
-    }
-    this.followerReadsUnsent.push(id);
-  }
-
-  private pendingFollowerReads(): number {
-    return this.followerReadsUnsent.length + this.followerReadsInFlight.size;
-  }
-
-  private pendingLeaderReads(): number {
-    return this.readsAwaitingTermCommit.length + this.readsUnsent.length + this.readsInFlight.length;
-  }
-
-  private leaderRead(read: PendingRead, mode: ReadMode): void {
-    if (this.pendingLeaderReads() >= this.config.maxPendingReads) {
-      this.answerRead(read, undefined);
-      return;
-    }
-    if (this.log.term(this.log.committed) !== this.term) {
-      // §6.4 step 1: until an entry of this term commits, our commit index may be behind.
-      this.readsAwaitingTermCommit.push(read);
-      return;
-    }
-    read.index = this.log.committed;
-    if (this.singleVoter() || (mode === 'lease' && this.leaseValid())) {
-      this.answerRead(read, read.index);
-      return;
-    }
-    this.readsUnsent.push(read);
-  }
-
-  private singleVoter(): boolean {
-    const voters = this.conf().voters;
-    return voters.length === 1 && voters[0] === this.id;
+    this.reads.request(id, mode);
   }
 
   /** Whether this leader may serve reads from its lease now. */
   leaseValid(): boolean {
-    if (!this.config.leaseReads || this.role !== 'leader' || this.leaseRevoked || this.leadTransferee !== NONE) return false;
-    if (this.log.term(this.log.committed) !== this.term) return false;
-    return this.tickCount - this.leaseAnchorTick < leaseTicks(this.config);
+    return this.reads.leaseValid();
   }
 
-  /** Whether reads are waiting for a round that has not been sent yet. */
-  hasUnsentReads(): boolean {
-    return (this.role === 'leader' && this.readsUnsent.length > 0) || this.followerReadsUnsent.length > 0;
-  }
-
-  /** Sends a round for reads that arrived since the last one (many reads share one round). */
+  /** Sends a round for reads that arrived since the last one (many reads share one round), and forwards a follower's reads. */
   flushReads(): void {
-    if (this.role === 'leader' && this.readsUnsent.length > 0) this.bcastHeartbeat();
-    if (this.followerReadsUnsent.length > 0 && this.role === 'follower' && this.lead !== NONE) {
-      const ids = this.followerReadsUnsent;
-      this.followerReadsUnsent = [];
-      for (const id of ids) this.followerReadsInFlight.set(id, this.tickCount);
-      this.send({ type: 'readIndex', to: this.lead, readIds: ids });
-    }
-  }
-
-  private handleForwardedReads(m: Message): void {
-    for (const id of m.readIds) this.leaderRead({ id, from: m.from, index: 0, round: 0 }, 'readIndex');
-  }
-
-  private handleReadIndexResp(m: Message): void {
-    for (const id of m.readIds) {
-      if (!this.followerReadsInFlight.delete(id)) continue;
-      if (m.reject) this.droppedReads.push(id);
-      else this.readStates.push({ id, index: m.index });
-    }
-  }
-
-  private onFirstCommitInTerm(): void {
-    const waiting = this.readsAwaitingTermCommit;
-    this.readsAwaitingTermCommit = [];
-    for (const read of waiting) this.leaderRead(read, 'readIndex');
-  }
-
-  /** Answers every read whose round a quorum of voters has acknowledged. */
-  private confirmReadRounds(): void {
-    const voters = this.conf().voters;
-    const confirmed = committedIndex(voters, (id) =>
-      id === this.id ? this.readRound : (this.progress.get(id)?.readRoundAcked ?? 0),
-    );
-    if (!Number.isFinite(confirmed) || confirmed <= 0) return;
-    const sentTick = this.roundSentTick.get(confirmed);
-    if (sentTick !== undefined && sentTick > this.leaseAnchorTick) this.leaseAnchorTick = sentTick;
-    for (const round of this.roundSentTick.keys()) {
-      if (round >= confirmed) break;
-      this.roundSentTick.delete(round);
-    }
-    let n = 0;
-    while (n < this.readsInFlight.length && (this.readsInFlight[n] as PendingRead).round <= confirmed) n++;
-    if (n === 0) return;
-    const ready = this.readsInFlight.splice(0, n);
-    for (const read of ready) this.answerRead(read, read.index);
-  }
-
-  /** Delivers a read's outcome locally or to the follower that asked; index undefined means refused. */
-  private answerRead(read: PendingRead, index: number | undefined): void {
-    if (read.from === this.id) {
-      if (index === undefined) this.droppedReads.push(read.id);
-      else this.readStates.push({ id: read.id, index });
-      return;
-    }
-    this.send({
-      type: 'readIndexResp',
-      to: read.from,
-      index: index ?? 0,
-      reject: index === undefined,
-      readIds: [read.id],
-    });
-  }
-
-  private dropLeaderReads(): void {
-    const all = [...this.readsAwaitingTermCommit, ...this.readsUnsent, ...this.readsInFlight];
-    this.readsAwaitingTermCommit = [];
-    this.readsUnsent = [];
-    this.readsInFlight = [];
-    const rejectedByFollower = new Map<NodeId, string[]>();
-    for (const read of all) {
-      if (read.from === this.id) this.droppedReads.push(read.id);
-      else rejectedByFollower.set(read.from, [...(rejectedByFollower.get(read.from) ?? []), read.id]);
-    }
-    for (const [to, ids] of rejectedByFollower) this.send({ type: 'readIndexResp', to, reject: true, readIds: ids });
-  }
-
-  private dropFollowerReads(): void {
-    this.droppedReads.push(...this.followerReadsUnsent, ...this.followerReadsInFlight.keys());
-    this.followerReadsUnsent = [];
-    this.followerReadsInFlight.clear();
+    if (this.reads.hasUnsentLeaderReads()) this.bcastHeartbeat();
+    this.reads.forwardToLeader();
   }
 
   // ---------------------------------------------------------------- output
 
-  private send(partial: Partial<Message> & { type: MessageType; to: NodeId }): void {
+  private send(partial: OutgoingMessage): void {
     const m: Message = {
       from: this.id,
       term: this.term,
@@ -1044,7 +864,7 @@ export class Raft {
     else this.msgsAfterPersist.push(m);
   }
 
-  /** Ticks since the leader last heard from each peer, for status reports. */
+  /** See RaftConfig.abstainUntilCaughtUp. */
   isAbstaining(): boolean {
     return this.abstaining;
   }

@@ -128,7 +128,7 @@ export class RawNode {
     if (!sameHardState(this.hardState(), this.prevHardState)) return true;
     if (log.unstable.snapshot || log.unstableEntries().length > 0) return true;
     if (r.msgs.length > 0 || r.msgsAfterPersist.length > 0) return true;
-    if (r.readStates.length > 0 || r.droppedReads.length > 0 || r.hasUnsentReads()) return true;
+    if (r.reads.hasAnswers() || r.reads.hasUnsentReads()) return true;
     return log.hasNextCommittedEntries();
   }
 
@@ -146,6 +146,7 @@ export class RawNode {
     const termOrVoteChanged = hardState.term !== this.prevHardState.term || hardState.vote !== this.prevHardState.vote;
     const early = termOrVoteChanged ? [] : r.msgs;
     const late = termOrVoteChanged ? [...r.msgs, ...r.msgsAfterPersist] : r.msgsAfterPersist;
+    const { readStates, droppedReads } = r.reads.takeAnswers();
     const rd: Ready = {
       softState: sameSoftState(softState, this.prevSoftState) ? undefined : softState,
       hardState: hardChanged ? hardState : undefined,
@@ -154,14 +155,12 @@ export class RawNode {
       committedEntries: r.log.nextCommittedEntries(),
       messages: early,
       messagesAfterPersist: late,
-      readStates: r.readStates,
-      droppedReads: r.droppedReads,
+      readStates,
+      droppedReads,
       mustSync: entries.length > 0 || snapshot !== undefined || termOrVoteChanged,
     };
     r.msgs = [];
     r.msgsAfterPersist = [];
-    r.readStates = [];
-    r.droppedReads = [];
     this.prevSoftState = softState;
     if (rd.hardState) this.prevHardState = rd.hardState;
     this.readyOutstanding = true;

@@ -30,9 +30,18 @@ export interface LogStorage {
   snapshotMeta(): SnapshotMeta;
 }
 
-/** Sums the bytes an entry costs in a message, for batching limits. */
+/** What an entry costs beyond its data: term, index and type as they travel (an estimate, the same everywhere). */
+const ENTRY_HEADER_BYTES = 24;
+
+/** The bytes an entry counts for in every size limit: batches, messages, the uncommitted budget. */
 export function entrySizeBytes(entry: Entry): number {
-  return entry.data.byteLength + 24;
+  return entry.data.byteLength + ENTRY_HEADER_BYTES;
+}
+
+export function entriesSizeBytes(entries: readonly Entry[]): number {
+  let total = 0;
+  for (const entry of entries) total += entrySizeBytes(entry);
+  return total;
 }
 
 /** Cuts a list of entries so that its size stays within maxBytes, keeping at least one. */

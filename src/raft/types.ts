@@ -111,6 +111,9 @@ export interface Message {
   readonly force: boolean;
 }
 
+/** A message as the core writes it: the fields a type does not use take their zero values when it is sent. */
+export type OutgoingMessage = Partial<Message> & Pick<Message, 'type' | 'to'>;
+
 export interface ReadState {
   readonly id: string;
   /** The read may be served once the state machine has applied this index. */

@@ -326,10 +326,17 @@ t.test('cluster status, health, readiness and metrics on every node', async (t) 
     const metrics = await call(node.url, 'GET', '/metrics');
     t.equal(metrics.status, 200, `metrics on ${node.id}`);
     t.match(metrics.headers['content-type'], /^text\/plain/, 'Prometheus text');
-    const text = String(metrics.body);
+    const text = metrics.text;
     t.match(text, /^# TYPE raft_\w+ /m, 'raft_* series are typed');
     t.match(text, /^raft_leader_changes_total(\{[^}]*\})? \d/m, 'raft_leader_changes_total has a sample');
     const names = new Set([...text.matchAll(/^(raft_\w+?)(?:_bucket|_sum|_count)?(?:\{| )/gm)].map((m) => m[1]));
     t.ok(names.size >= 3, `several raft_* series on ${node.id}: ${[...names].join(', ')}`);
+    // Every node has sent heartbeats or their answers to each other member over the real transport.
+    for (const peer of [leader, follower, other].filter((member) => member !== node)) {
+      const sent = new RegExp(`^raft_peer_messages_sent_total\\{peer="${peer.id}",node="${node.id}"\\} ([0-9]+)$`, 'm').exec(text);
+      t.ok(sent !== null && Number(sent[1]) > 0, `${node.id} counts messages sent to ${peer.id}`);
+      t.match(text, new RegExp(`^raft_peer_requests_sent_total\\{peer="${peer.id}"`, 'm'));
+    }
+    t.match(text, /^ledger_wal_checkpoints_total\{node="n\d"\} \d+$/m, 'background WAL checkpoints are counted');
   }
 });

@@ -45,6 +45,8 @@ export async function exportedMetrics(): Promise<ExportedMetrics> {
     lastLogIndex: () => 10,
     snapshotIndex: () => 0,
     peers: () => [{ peer: 'n2', matchIndex: 10, lagEntries: 0, lagSeconds: 0, lastContactSeconds: 0 }],
+    walCheckpoints: () => ({ checkpoints: 3, failures: 0 }),
+    peerLinks: () => [{ peer: 'n2', queuedMessages: 0, sentRequests: 5, sentMessages: 9, droppedMessages: 0, failedRequests: 0 }],
   });
   const json = await metrics.registry.getMetricsAsJSON();
   const series = new Set<string>();

@@ -19,7 +19,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { call, LEDGERD, sleep, type Answer } from '../test/cluster/harness.js';
+import { call, LEDGERD, type Answer } from '../test/cluster/harness.js';
+import { clusterStatusOf, required, type ApiClusterStatus } from '../test/support/api-json.js';
+import { sleep } from '../test/support/helpers.js';
 import { envNumber, figures, fmt, measure, ms, nextRunTag, writeResults, type PhaseFigures, type Timing } from './phases.js';
 import { createAccounts, get, LedgerCluster, waitHealthy, type BenchNode } from './systems.js';
 import { failureCount, goodRequestsPerSecond, runWrk } from './wrk.js';
@@ -52,8 +54,8 @@ function diskMiB(directory: string): number {
   return Number(execFileSync('du', ['-sk', directory], { encoding: 'utf8' }).split('\t')[0]) / 1024;
 }
 
-async function status(node: BenchNode): Promise<{ last_log_index: number; snapshot_index: number; applied_index: number; commit_index: number }> {
-  return (await get(node.url, '/v1/cluster')).body;
+async function status(node: BenchNode): Promise<ApiClusterStatus> {
+  return clusterStatusOf(await get(node.url, '/v1/cluster'));
 }
 
 /**
@@ -81,7 +83,7 @@ async function waitApplied(node: BenchNode, index: number, timeoutMs = 1_800_000
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const answer = await call(node.url, 'GET', '/v1/cluster').catch(() => undefined);
-    if (answer?.status === 200 && answer.body.applied_index >= index) return;
+    if (answer?.status === 200 && clusterStatusOf(answer).applied_index >= index) return;
     await sleep(100);
   }
   throw new Error(`${node.id} did not apply index ${index} within ${timeoutMs} ms`);
@@ -218,7 +220,7 @@ async function snapshot(cluster: LedgerCluster, node: BenchNode): Promise<{ inde
   if (answer.status !== 200) throw new Error(`POST /v1/cluster/snapshot on ${node.id}: ${answer.status} ${JSON.stringify(answer.body)}`);
   const took = seconds(startMs);
   console.log(`  snapshot of ${node.id} at index ${answer.body.index} in ${fmt(took, 2)} s`);
-  return { index: answer.body.index, seconds: took, neededWrite };
+  return { index: required(answer.body.index, 'index'), seconds: took, neededWrite };
 }
 
 interface CatchUpFigures {

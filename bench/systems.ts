@@ -9,7 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { call, freePort, LEDGERD, sleep, type Answer } from '../test/cluster/harness.js';
+import { call, freePort, LEDGERD, type Answer } from '../test/cluster/harness.js';
+import { clusterStatusOf, required } from '../test/support/api-json.js';
+import { sleep, waitFor } from '../test/support/helpers.js';
 
 const started = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -64,16 +66,6 @@ async function newNode(root: string, id: string): Promise<BenchNode> {
   const dataDir = path.join(root, id);
   mkdirSync(dataDir, { recursive: true });
   return { id, url: `http://127.0.0.1:${port}`, dataDir, logPath: path.join(root, `${id}.log`), child: undefined };
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const found = await probe().catch(() => undefined);
-    if (found !== undefined) return found;
-    await sleep(100);
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms`);
 }
 
 export interface LedgerOptions {
@@ -133,16 +125,17 @@ export class LedgerCluster {
 
   /** The node that says it leads with the highest term, once it is ready. */
   async leader(timeoutMs = 30_000): Promise<BenchNode> {
-    return waitFor('raft-ledger leader', timeoutMs, async () => {
+    return waitFor('raft-ledger leader', async () => {
       let best: { node: BenchNode; term: number } | undefined;
       for (const node of this.nodes) {
         if (!node.child) continue;
         const answer = await call(node.url, 'GET', '/v1/cluster').catch(() => undefined);
-        if (answer?.status === 200 && answer.body.role === 'leader' && (!best || answer.body.term > best.term)) best = { node, term: answer.body.term };
+        const term = answer?.status === 200 && answer.body.role === 'leader' ? answer.body.term : undefined;
+        if (term !== undefined && (!best || term > best.term)) best = { node, term };
       }
       if (!best) return undefined;
       return (await call(best.node.url, 'GET', '/readyz')).status === 200 ? best.node : undefined;
-    });
+    }, timeoutMs, 100);
   }
 
   /**
@@ -151,15 +144,15 @@ export class LedgerCluster {
    * committed) does not slow down the next or a check.
    */
   async settle(timeoutMs = 300_000): Promise<void> {
-    await waitFor('raft-ledger nodes to apply the backlog', timeoutMs, async () => {
+    await waitFor('raft-ledger nodes to apply the backlog', async () => {
       const leader = await this.leader();
-      const commit = (await call(leader.url, 'GET', '/v1/cluster')).body.commit_index as number;
+      const commit = clusterStatusOf(await call(leader.url, 'GET', '/v1/cluster')).commit_index;
       for (const node of this.nodes) {
         if (!node.child) continue;
-        if (((await call(node.url, 'GET', '/v1/cluster')).body.applied_index as number) < commit) return undefined;
+        if (clusterStatusOf(await call(node.url, 'GET', '/v1/cluster')).applied_index < commit) return undefined;
       }
       return true;
-    });
+    }, timeoutMs, 100);
   }
 
   async follower(): Promise<BenchNode> {
@@ -180,7 +173,7 @@ export class LedgerCluster {
 }
 
 export async function waitHealthy(node: BenchNode, timeoutMs = 600_000): Promise<void> {
-  await waitFor(`${node.id} /healthz`, timeoutMs, async () => ((await call(node.url, 'GET', '/healthz')).status === 200 ? true : undefined));
+  await waitFor(`${node.id} /healthz`, async () => ((await call(node.url, 'GET', '/healthz')).status === 200 ? true : undefined), timeoutMs, 100);
 }
 
 export function accountIds(count: number, first = 0): string[] {
@@ -196,11 +189,11 @@ export async function createAccounts(cluster: LedgerCluster, count: number, firs
   const ids = accountIds(count, first);
   for (let start = 0; start < ids.length; start += 8190) {
     const accounts = ids.slice(start, start + 8190).map((id) => ({ id, ledger: 'USD' }));
-    const answer = await waitFor('POST /v1/accounts other than 429/503/504', 120_000, async () => {
+    const answer = await waitFor('POST /v1/accounts other than 429/503/504', async () => {
       const got = await call((await cluster.leader()).url, 'POST', '/v1/accounts', { accounts });
       return [429, 503, 504].includes(got.status) ? undefined : got;
-    });
-    const bad = answer.status === 200 ? answer.body.results.filter((r: { status: string }) => r.status === 'error') : [];
+    }, 120_000, 100);
+    const bad = answer.status === 200 ? required(answer.body.results, 'results').filter((r) => r.status === 'error') : [];
     if (answer.status !== 200 || bad.length > 0) throw new Error(`POST /v1/accounts: ${answer.status} ${JSON.stringify(bad[0] ?? answer.body)}`);
   }
 }
@@ -213,12 +206,12 @@ export async function balanceSum(url: string, ids: readonly string[]): Promise<b
   let sum = 0n;
   for (let start = 0; start < ids.length; start += 200) {
     const chunk = ids.slice(start, start + 200);
-    const answer = await waitFor('GET /v1/accounts?ids=... other than 503', 60_000, async () => {
+    const answer = await waitFor('GET /v1/accounts?ids=... other than 503', async () => {
       const got = await get(url, `/v1/accounts?ids=${chunk.join(',')}&consistency=linearizable`);
       return got.status === 503 ? undefined : got;
-    });
+    }, 60_000, 100);
     if (answer.status !== 200) throw new Error(`GET /v1/accounts?ids=...: ${answer.status} ${JSON.stringify(answer.body)}`);
-    for (const account of answer.body.accounts as { balance: string }[]) sum += BigInt(account.balance);
+    for (const account of answer.body.accounts ?? []) sum += BigInt(required(account, 'account').balance);
   }
   return sum;
 }
@@ -249,10 +242,10 @@ export class EtcdCluster {
     }
     const nodes = members.map((m) => m.node);
     const first = nodes[0] as BenchNode;
-    const version = await waitFor('etcd /version', 30_000, async () => {
+    const version = await waitFor('etcd /version', async () => {
       const answer = await call(first.url, 'GET', '/version');
       return answer.status === 200 ? String(answer.body.etcdserver) : undefined;
-    });
+    }, 30_000, 100);
     // etcd 3.4 serves the JSON gateway under /v3 and /v3beta, 3.3 only /v3beta.
     const probe = await call(first.url, 'POST', '/v3/kv/range', { key: 'AAAA' }).catch(() => undefined);
     const cluster = new EtcdCluster(nodes, probe?.status === 200 ? '/v3' : '/v3beta', version);
@@ -262,13 +255,15 @@ export class EtcdCluster {
 
   /** The member whose own id is the leader it reports. */
   async leader(timeoutMs = 30_000): Promise<BenchNode> {
-    return waitFor('etcd leader', timeoutMs, async () => {
+    return waitFor('etcd leader', async () => {
       for (const node of this.nodes) {
         const answer = await call(node.url, 'POST', `${this.prefix}/maintenance/status`, {}).catch(() => undefined);
-        if (answer?.status === 200 && answer.body.leader !== undefined && answer.body.leader === answer.body.header?.member_id) return node;
+        const header = answer?.body['header'];
+        const memberId = typeof header === 'object' && header !== null && 'member_id' in header ? header.member_id : undefined;
+        if (answer?.status === 200 && answer.body.leader !== undefined && answer.body.leader === memberId) return node;
       }
       return undefined;
-    });
+    }, timeoutMs, 100);
   }
 
   async follower(): Promise<BenchNode> {

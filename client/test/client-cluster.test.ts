@@ -6,7 +6,8 @@
 // transfers), and the client found the new leader by itself.
 
 import t from 'tap';
-import { ProcessCluster, sleep } from '../../test/cluster/harness.js';
+import { ProcessCluster } from '../../test/cluster/harness.js';
+import { sleep } from '../../test/support/helpers.js';
 import { DeadlineExceededError, LedgerApiError, LedgerClient } from '../src/index.js';
 
 t.test('typed methods for every endpoint, each consistency level, read-your-writes across nodes', async (t) => {

@@ -20,7 +20,15 @@ export interface AccountView {
   debits_posted: bigint;
   credits_pending: bigint;
   credits_posted: bigint;
+  /** credits_posted - debits_posted, from the credit side for every account (docs/ledger.md, Balances). */
   balance: bigint;
+  /**
+   * credits_posted - debits_posted - debits_pending: what a debit may still
+   * take before the posted credits are used up, the headroom of
+   * debits_must_not_exceed_credits. Read from the credit side for every
+   * account: a debit-normal account's headroom is debits_posted -
+   * credits_posted - credits_pending, not this.
+   */
   available: bigint;
   metadata?: unknown;
   created_at: number;

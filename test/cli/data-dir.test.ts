@@ -2,18 +2,17 @@
 // node of one cluster; founders agree on a derived cluster id; a damaged
 // identity file refuses to start rather than being overwritten.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../src/config.js';
 import { derivedClusterId, StartupError, takeDataDir } from '../../src/cli/data-dir.js';
+import { temporaryDirectory } from '../support/helpers.js';
 
 const peers = 'n1=http://127.0.0.1:7001,n2=http://127.0.0.1:7002,n3=http://127.0.0.1:7003';
 
 function scratch(t: { teardown(fn: () => void): void }): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ledger-data-dir-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = temporaryDirectory(t, 'data-dir');
   return dir;
 }
 

@@ -2,13 +2,13 @@
 // node; --help; it runs through npm's bin symlinks (npx ledgerctl).
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { renderStatus } from '../../src/cli/ledgerctl.js';
 import { ProcessCluster } from '../cluster/harness.js';
 import { LEDGERCTL } from '../cluster/ledgerd-process.js';
+import { temporaryDirectory } from '../support/helpers.js';
 
 t.test('status table shows each member with match, lag and last contact', async (t) => {
   const text = renderStatus({
@@ -59,8 +59,7 @@ t.test('--help exits 0 on stdout and names LEDGER_URL and LEDGER_TOKEN, also thr
   t.match(readFileSync(LEDGERCTL, 'utf8'), /^#!\/usr\/bin\/env node\n/, 'the built file starts with its shebang');
 
   // npm (and npx) run a bin through a symlink in node_modules/.bin.
-  const bin = mkdtempSync(path.join(tmpdir(), 'ledgerctl-bin-'));
-  t.teardown(() => rmSync(bin, { recursive: true, force: true }));
+  const bin = temporaryDirectory(t, 'ledgerctl-bin');
   symlinkSync(LEDGERCTL, path.join(bin, 'ledgerctl'));
   const linked = await ledgerctl(['--help'], path.join(bin, 'ledgerctl'));
   t.equal(linked.code, 0);

@@ -6,6 +6,7 @@
 
 import t, { type Test } from 'tap';
 import { call, callRaw, describeAnswer, ProcessCluster, RAFT_HEADERS, type Answer, type NodeProcess } from './harness.js';
+import { clusterStatusOf } from '../support/api-json.js';
 
 interface BadRequest {
   readonly name: string;
@@ -121,8 +122,8 @@ t.before(async () => {
 t.teardown(() => cluster.close());
 
 async function commitPoint(): Promise<{ commit: number; term: number }> {
-  const status = await call(leader.url, 'GET', '/v1/cluster');
-  return { commit: status.body.commit_index, term: status.body.term };
+  const status = clusterStatusOf(await call(leader.url, 'GET', '/v1/cluster'));
+  return { commit: status.commit_index, term: status.term };
 }
 
 async function send(_t: Test, node: NodeProcess, bad: BadRequest): Promise<Answer> {

@@ -6,7 +6,9 @@
 // Holds expire with no other traffic: the leader proposes the expiry itself.
 
 import t, { type Test } from 'tap';
-import { call, describeAnswer, ProcessCluster, RAFT_HEADERS, sleep, type Answer, type NodeProcess } from './harness.js';
+import { call, describeAnswer, ProcessCluster, RAFT_HEADERS, type Answer, type NodeProcess } from './harness.js';
+import { sleep } from '../support/helpers.js';
+import { clusterStatusOf, required, type ApiResult } from '../support/api-json.js';
 
 
 const cluster = new ProcessCluster();
@@ -20,13 +22,13 @@ t.before(async () => {
 t.teardown(() => cluster.close());
 
 /** A write that must answer 200 with one result per item and X-Raft-Index equal to its index. */
-async function write(t: Test, node: NodeProcess, path: string, body: unknown): Promise<{ results: any[]; index: number; answer: Answer }> {
+async function write(t: Test, node: NodeProcess, path: string, body: unknown): Promise<{ results: readonly ApiResult[]; index: number; answer: Answer }> {
   const answer = await call(node.url, 'POST', path, body);
   t.equal(answer.status, 200, `POST ${path} on ${node.id}: ${describeAnswer(answer)}`);
   t.type(answer.body?.index, 'number', `POST ${path} answers an index`);
   t.equal(answer.headers['x-raft-index'], String(answer.body?.index), `POST ${path}: X-Raft-Index is the entry's index`);
   for (const header of RAFT_HEADERS) t.ok(answer.headers[header] !== undefined, `POST ${path} carries ${header}`);
-  return { results: answer.body?.results ?? [], index: answer.body?.index, answer };
+  return { results: answer.body.results ?? [], index: answer.body.index ?? -1, answer };
 }
 
 async function read(t: Test, node: NodeProcess, path: string, status = 200): Promise<Answer> {
@@ -84,7 +86,7 @@ t.test('accounts: batch and single create, GET one, GET several in the order ask
 
   const several = await read(t, other, '/v1/accounts?ids=acc.carol,acc.nobody,acc.alice,acc.bob');
   t.same((several.body.accounts as ({ id: string } | null)[]).map((a) => a?.id ?? null), ['acc.carol', null, 'acc.alice', 'acc.bob'], 'in the order asked, null for an unknown id');
-  t.match(several.body.accounts[0], { id: 'acc.carol', ledger: 'USD', ...zeroAccount });
+  t.match(several.body.accounts?.[0], { id: 'acc.carol', ledger: 'USD', ...zeroAccount });
 
   checkError(t, await read(t, follower, '/v1/accounts/acc.nobody', 404), 404, 'account_not_found', 'unknown account on a follower');
 });
@@ -103,7 +105,7 @@ t.test('GET ?ids= is one snapshot: a transfer is never half seen under concurren
       torn.push(describeAnswer(answer));
       continue;
     }
-    const [b, a] = answer.body.accounts as { credits_posted: string; debits_posted: string }[];
+    const [b, a] = answer.body.accounts ?? [];
     if (a?.debits_posted !== b?.credits_posted) torn.push(`${node.id}: a.debits_posted ${a?.debits_posted} b.credits_posted ${b?.credits_posted}`);
   }
   stop = true;
@@ -137,7 +139,7 @@ t.test('transfers: single, batch, GET shape, pending post partial, pending void'
   t.match((await read(t, other, '/v1/transfers/tr.p1')).body, { status: 'pending', pending: true, expires_at: Number, amount: '50' });
   const bHeld = (await read(t, other, '/v1/accounts/tr.b')).body;
   t.equal(bHeld.debits_pending, '50', 'pending debit reserved');
-  t.equal(BigInt(bHeld.available), BigInt(bHeld.balance) - 50n, 'available subtracts pending debits');
+  t.equal(BigInt(required(bHeld.available, 'available')), BigInt(required(bHeld.balance, 'balance')) - 50n, 'available subtracts pending debits');
   t.equal((await read(t, other, '/v1/accounts/tr.a')).body.credits_pending, '50');
   const post = await write(t, other, '/v1/transfers', { id: 'tr.p1.post', debit_account_id: 'tr.b', credit_account_id: 'tr.a', amount: 30, ledger: 'USD', post_pending_id: 'tr.p1' });
   t.same(post.results, [{ id: 'tr.p1.post', status: 'created' }]);
@@ -191,20 +193,21 @@ t.test('account transfers: commit order, pages with after and limit', async (t) 
   await write(t, leader, '/v1/transfers', { id: 'pg.other', debit_account_id: 'pg.b', credit_account_id: 'pg.c', amount: 1, ledger: 'USD' });
 
   const all = await read(t, follower, '/v1/accounts/pg.a/transfers');
-  t.same((all.body.transfers as { id: string }[]).map((x) => x.id), ids, 'every transfer of the account in commit order, no other');
+  t.same((all.body.transfers ?? []).map((x) => x.id), ids, 'every transfer of the account in commit order, no other');
   t.equal(all.body.next_after, null, 'the page was not full');
-  t.match(all.body.transfers[1], { seq: Number, id: 'pg.1', debit_account_id: 'pg.c', credit_account_id: 'pg.a', amount: '2', status: 'posted', index: Number });
+  t.match(all.body.transfers?.[1], { seq: Number, id: 'pg.1', debit_account_id: 'pg.c', credit_account_id: 'pg.a', amount: '2', status: 'posted', index: Number });
 
   const seen: string[] = [];
   let after = 0;
   for (let page = 0; page < 5; page++) {
     const answer = await read(t, other, `/v1/accounts/pg.a/transfers?after=${after}&limit=2`);
-    const transfers = answer.body.transfers as { id: string; seq: number }[];
+    const transfers = answer.body.transfers ?? [];
     seen.push(...transfers.map((x) => x.id));
     t.ok(transfers.length <= 2, 'limit respected');
-    if (answer.body.next_after === null) break;
-    t.equal(answer.body.next_after, transfers[transfers.length - 1]?.seq, 'next_after is the last seq of a full page');
-    after = answer.body.next_after;
+    const nextAfter = answer.body.next_after;
+    if (nextAfter === null || nextAfter === undefined) break;
+    t.equal(nextAfter, transfers[transfers.length - 1]?.seq, 'next_after is the last seq of a full page');
+    after = nextAfter;
   }
   t.same(seen, ids, 'pages of 2 give every transfer once, in order');
   checkError(t, await read(t, other, '/v1/accounts/pg.none/transfers', 404), 404, 'account_not_found', 'history of an unknown account');
@@ -216,7 +219,7 @@ t.test('a pending transfer expires via timeout_ms with no other traffic', async 
   t.same(created.results, [{ id: 'ex.p', status: 'created' }]);
   const pending = (await read(t, other, '/v1/transfers/ex.p')).body;
   t.equal(pending.status, 'pending');
-  t.equal(pending.expires_at, pending.created_at + 400, 'expires_at = created_at + timeout_ms');
+  t.equal(pending['expires_at'], required(pending.created_at, 'created_at') + 400, 'expires_at = created_at + timeout_ms');
   // Only reads from here on: the expiry must come from the leader itself.
   const expired = await pollUntil(other, '/v1/transfers/ex.p', (a) => a.body?.status === 'expired', 5000);
   t.equal(expired.body?.status, 'expired', `expired without any other write: ${describeAnswer(expired)}`);
@@ -297,15 +300,15 @@ t.test('a reservation expires via ttl_ms with no other traffic', async (t) => {
 t.test('cluster status, health, readiness and metrics on every node', async (t) => {
   for (const node of [leader, follower, other]) {
     const status = await read(t, node, '/v1/cluster');
-    const body = status.body;
+    const body = clusterStatusOf(status);
     t.match(body, {
       id: node.id, role: node === leader ? 'leader' : 'follower', term: Number, leader: leader.id,
       commit_index: Number, applied_index: Number, last_log_index: Number, snapshot_index: Number,
     }, `GET /v1/cluster on ${node.id}`);
     t.ok(body.applied_index <= body.commit_index && body.commit_index <= body.last_log_index, `${node.id}: applied <= commit <= last log`);
-    const members = [...(body.members as { id: string }[])].sort((a, b) => a.id.localeCompare(b.id));
+    const members = [...body.members].sort((a, b) => a.id.localeCompare(b.id));
     t.equal(members.length, 3, 'three members');
-    for (const member of members as any[]) {
+    for (const member of members) {
       const url = cluster.node(member.id).url;
       t.equal(member.url, url, `member ${member.id} url`);
       t.equal(member.voter, true, `member ${member.id} is a voter`);
@@ -323,7 +326,7 @@ t.test('cluster status, health, readiness and metrics on every node', async (t) 
     const metrics = await call(node.url, 'GET', '/metrics');
     t.equal(metrics.status, 200, `metrics on ${node.id}`);
     t.match(metrics.headers['content-type'], /^text\/plain/, 'Prometheus text');
-    const text = String(metrics.body);
+    const text = metrics.text;
     t.match(text, /^# TYPE raft_\w+ /m, 'raft_* series are typed');
     t.match(text, /^raft_leader_changes_total(\{[^}]*\})? \d/m, 'raft_leader_changes_total has a sample');
     const names = new Set([...text.matchAll(/^(raft_\w+?)(?:_bucket|_sum|_count)?(?:\{| )/gm)].map((m) => m[1]));

@@ -6,12 +6,13 @@
 // leader at that moment: checked by disabling it, see the issue 12 report.)
 
 import t from 'tap';
+import { clusterStatusOf } from '../support/api-json.js';
 import { call, ProcessCluster, type NodeProcess } from './harness.js';
 
 async function rolesOf(nodes: readonly NodeProcess[]): Promise<{ id: string; role: string; leader: string | null; term: number }[]> {
   return Promise.all(nodes.map(async (node) => {
-    const answer = await call(node.url, 'GET', '/v1/cluster');
-    return { id: node.id, role: answer.body.role, leader: answer.body.leader, term: answer.body.term };
+    const status = clusterStatusOf(await call(node.url, 'GET', '/v1/cluster'));
+    return { id: node.id, role: status.role, leader: status.leader, term: status.term };
   }));
 }
 

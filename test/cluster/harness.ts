@@ -4,12 +4,13 @@
 // is killed when the test ends, pass or fail.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request, type Dispatcher } from 'undici';
+import { apiAnswer, type ApiAnswer } from '../support/api-json.js';
+import { makeTempDir, removeDir, sleep, waitFor } from '../support/helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /**
@@ -31,24 +32,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export interface Answer {
-  readonly status: number;
-  readonly body: any;
-  readonly headers: Record<string, string>;
-}
+export type Answer = ApiAnswer;
 
-/** Status, JSON body (or the text when it is not JSON) and string headers. */
 async function answerOf(response: Dispatcher.ResponseData): Promise<Answer> {
-  const text = await response.body.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text.length > 0 ? JSON.parse(text) : undefined;
-  } catch {
-    // keep the text
-  }
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(response.headers)) if (typeof v === 'string') headers[k] = v;
-  return { status: response.statusCode, body: parsed, headers };
+  return apiAnswer(response.statusCode, await response.body.text(), response.headers);
 }
 
 /** Headers every `call` sends (a secured cluster's bearer token). */
@@ -95,7 +82,7 @@ export const RAFT_HEADERS = ['x-raft-term', 'x-raft-index', 'x-raft-leader', 'x-
 /** Status, body and Raft headers of an answer, for failure messages. */
 export function describeAnswer(answer: Answer): string {
   const headers = Object.fromEntries(Object.entries(answer.headers).filter(([k]) => k.startsWith('x-') || k === 'retry-after' || k === 'location'));
-  return `${answer.status} ${JSON.stringify(answer.body)} ${JSON.stringify(headers)}`;
+  return `${answer.status} ${answer.text} ${JSON.stringify(headers)}`;
 }
 
 const START_TIMEOUT_MS = 60_000;
@@ -105,8 +92,6 @@ function withoutNodeOptions(): NodeJS.ProcessEnv {
   delete env['NODE_OPTIONS'];
   return env;
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface NodeProcess {
   readonly id: string;
@@ -118,7 +103,7 @@ export interface NodeProcess {
 }
 
 export class ProcessCluster {
-  readonly root = mkdtempSync(path.join(tmpdir(), 'ledger-cluster-'));
+  readonly root = makeTempDir('cluster');
   /** https for a cluster started with --tls-cert/--tls-key. */
   scheme: 'http' | 'https' = 'http';
   readonly nodes = new Map<string, NodeProcess>();
@@ -200,40 +185,29 @@ export class ProcessCluster {
   }
 
   async waitHealthy(node: NodeProcess, timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      try {
-        if ((await call(node.url, 'GET', '/healthz')).status === 200) return;
-      } catch {
-        // not listening yet
-      }
-      await sleep(50);
-    }
-    throw new Error(`${node.id} did not come up:\n${node.log.join('')}`);
+    // A probe that throws is a node not listening yet.
+    const healthy = (): Promise<boolean> => call(node.url, 'GET', '/healthz').then((answer) => answer.status === 200);
+    await waitFor(`${node.id} to come up`, healthy, timeoutMs, 50).catch((error: unknown) => {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}:\n${node.log.join('')}`);
+    });
   }
 
   /** The id of the node that a majority... the node that says it leads, with the highest term. */
-  async waitForLeader(timeoutMs = 20_000): Promise<NodeProcess> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      let best: { node: NodeProcess; term: number } | undefined;
-      for (const node of this.running()) {
-        try {
-          const answer = await call(node.url, 'GET', '/v1/cluster');
-          if (answer.status === 200 && answer.body.role === 'leader' && (!best || answer.body.term > best.term)) {
-            best = { node, term: answer.body.term };
-          }
-        } catch {
-          // down or starting
-        }
-      }
-      if (best) {
-        const ready = await call(best.node.url, 'GET', '/readyz').catch(() => undefined);
-        if (ready?.status === 200) return best.node;
-      }
-      await sleep(50);
+  waitForLeader(timeoutMs = 20_000): Promise<NodeProcess> {
+    return waitFor('a leader ready to serve', () => this.readyLeader(), timeoutMs, 50);
+  }
+
+  /** The node that says it leads with the highest term, if it is ready to serve. */
+  private async readyLeader(): Promise<NodeProcess | undefined> {
+    let best: { node: NodeProcess; term: number } | undefined;
+    for (const node of this.running()) {
+      const answer = await call(node.url, 'GET', '/v1/cluster').catch(() => undefined); // down or starting
+      const term = answer?.body.term;
+      if (answer?.status === 200 && answer.body.role === 'leader' && term !== undefined && (!best || term > best.term)) best = { node, term };
     }
-    throw new Error(`no leader within ${timeoutMs} ms`);
+    if (!best) return undefined;
+    const ready = await call(best.node.url, 'GET', '/readyz').catch(() => undefined);
+    return ready?.status === 200 ? best.node : undefined;
   }
 
   /** The running nodes other than `leader`. */
@@ -268,6 +242,6 @@ export class ProcessCluster {
       node.child?.kill('SIGKILL');
     }
     await sleep(100);
-    rmSync(this.root, { recursive: true, force: true });
+    removeDir(this.root);
   }
 }

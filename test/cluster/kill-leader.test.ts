@@ -3,7 +3,9 @@
 // balances, and double entry holds.
 
 import t from 'tap';
-import { call, ProcessCluster, sleep, type NodeProcess } from './harness.js';
+import { call, ProcessCluster, type NodeProcess } from './harness.js';
+import { sleep } from '../support/helpers.js';
+import { required } from '../support/api-json.js';
 
 const ACCOUNTS = ['a0', 'a1', 'a2', 'a3', 'a4', 'a5'];
 
@@ -74,7 +76,7 @@ t.test('kill -9 of the leader under load loses no acknowledged transfer', async 
   for (const node of cluster.running()) {
     const answer = await call(node.url, 'GET', `/v1/accounts?ids=${ACCOUNTS.join(',')}&consistency=stale&min_index=${index}&wait_ms=10000`);
     t.equal(answer.status, 200, `${node.id} caught up to ${index}`);
-    const accounts = answer.body.accounts as { id: string; balance: string; debits_posted: string; credits_posted: string }[];
+    const accounts = (answer.body.accounts ?? []).map((a) => required(a, 'account'));
     const debits = accounts.reduce((sum, a) => sum + BigInt(a.debits_posted), 0n);
     const credits = accounts.reduce((sum, a) => sum + BigInt(a.credits_posted), 0n);
     t.equal(debits, credits, `double entry holds on ${node.id}`);
@@ -84,7 +86,7 @@ t.test('kill -9 of the leader under load loses no acknowledged transfer', async 
 
   // Nothing was applied that no client asked for.
   const applied = await call(leader.url, 'GET', `/v1/accounts?ids=${ACCOUNTS.join(',')}`);
-  const totalDebits = (applied.body.accounts as { debits_posted: string }[]).reduce((sum, a) => sum + BigInt(a.debits_posted), 0n);
+  const totalDebits = (applied.body.accounts ?? []).map((a) => required(a, 'account')).reduce((sum, a) => sum + BigInt(a.debits_posted), 0n);
   let ceiling = 0n;
   for (const id of attempted) {
     const n = Number(id.slice(id.indexOf('-') + 1));

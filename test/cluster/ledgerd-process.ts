@@ -4,7 +4,8 @@
 
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import path from 'node:path';
-import { LEDGERD, sleep } from './harness.js';
+import { LEDGERD } from './harness.js';
+import { sleep } from '../support/helpers.js';
 
 export const LAUNCHER = path.join(path.dirname(LEDGERD), 'local-cluster.js');
 export const LEDGERCTL = path.join(path.dirname(LEDGERD), 'ledgerctl.js');

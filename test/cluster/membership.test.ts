@@ -4,7 +4,9 @@
 // the same state.
 
 import t from 'tap';
-import { call, ProcessCluster, sleep, type NodeProcess } from './harness.js';
+import { call, ProcessCluster, type NodeProcess } from './harness.js';
+import { sleep, waitFor } from '../support/helpers.js';
+import { clusterStatusOf } from '../support/api-json.js';
 
 t.test('a member is added (joining by snapshot) and another removed under load', async (t) => {
   const cluster = new ProcessCluster();
@@ -48,15 +50,10 @@ t.test('a member is added (joining by snapshot) and another removed under load',
   const added = await call(cluster.node('n1').url, 'POST', '/v1/cluster/members', { id: 'n4', url: joiner.url, voter: true });
   t.equal(added.status, 200, `member added: ${JSON.stringify(added.body)}`);
 
-  const promotedBy = Date.now() + 20_000;
-  let view: any;
-  while (Date.now() < promotedBy) {
-    view = (await call((await cluster.waitForLeader()).url, 'GET', '/v1/cluster')).body;
-    if (view.members.some((m: { id: string; voter: boolean }) => m.id === 'n4' && m.voter)) break;
-    await sleep(100);
-  }
-  t.ok(view.members.some((m: { id: string; voter: boolean }) => m.id === 'n4' && m.voter), 'the learner was promoted to voter once caught up');
-  const n4View = (await call(joiner.url, 'GET', '/v1/cluster')).body;
+  const promoted = async (): Promise<boolean> =>
+    clusterStatusOf(await call((await cluster.waitForLeader()).url, 'GET', '/v1/cluster')).members.some((m) => m.id === 'n4' && m.voter);
+  t.ok(await waitFor('n4 to be promoted', promoted, 20_000, 100).catch(() => false), 'the learner was promoted to voter once caught up');
+  const n4View = clusterStatusOf(await call(joiner.url, 'GET', '/v1/cluster'));
   t.ok(n4View.snapshot_index >= compactedAt, `n4 caught up by snapshot (snapshot index ${n4View.snapshot_index})`);
 
   const removed = await call(cluster.node('n3').url, 'DELETE', '/v1/cluster/members/n2');
@@ -69,9 +66,9 @@ t.test('a member is added (joining by snapshot) and another removed under load',
   t.ok(acknowledged.length > 50, `${acknowledged.length} transfers acknowledged during the changes`);
 
   const final = await cluster.waitForLeader();
-  const status = (await call(final.url, 'GET', '/v1/cluster')).body;
+  const status = clusterStatusOf(await call(final.url, 'GET', '/v1/cluster'));
   t.same(
-    status.members.map((m: { id: string; voter: boolean }) => `${m.id}:${m.voter ? 'voter' : 'learner'}`).sort(),
+    status.members.map((m) => `${m.id}:${m.voter ? 'voter' : 'learner'}`).sort(),
     ['n1:voter', 'n3:voter', 'n4:voter'],
     'membership is n1, n3, n4',
   );

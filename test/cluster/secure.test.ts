@@ -38,7 +38,7 @@ t.test('a cluster with tokens, a cluster secret and TLS', async (t) => {
   setDefaultHeaders({});
   const anonymous = await call(leader.url, 'GET', '/v1/accounts/s1');
   t.equal(anonymous.status, 401, 'no token: 401');
-  t.equal(anonymous.body.error.code, 'unauthorized');
+  t.equal(anonymous.body.error?.code, 'unauthorized');
   setDefaultHeaders({ authorization: `Bearer ${READER}` });
   t.equal((await call(leader.url, 'GET', '/v1/accounts/s1')).status, 200, 'a read token reads');
   const refused = await call(leader.url, 'POST', '/v1/accounts', { accounts: [{ id: 's2', ledger: 'USD' }] });

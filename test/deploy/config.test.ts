@@ -5,8 +5,7 @@
 // the config and rules and passes the rule unit tests, which in turn fail when
 // a tested alert can no longer fire.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import {
@@ -23,6 +22,7 @@ import {
   runCommand,
   type ExportedMetrics,
 } from './monitoring-files.js';
+import { temporaryDirectory } from '../support/helpers.js';
 
 interface GrafanaTarget {
   refId?: unknown;
@@ -176,8 +176,7 @@ t.test('promtool accepts the config and the rules, and the rule unit tests pass'
 
 t.test('the rule unit tests fail when a tested alert can no longer fire', { skip: promtoolSkip }, async (t) => {
   const original = readFileSync(deployPath('prometheus', 'alerts.yml'), 'utf8');
-  const work = mkdtempSync(join(tmpdir(), 'alerts-mutant-'));
-  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const work = temporaryDirectory(t, 'alerts-mutant');
   copyFileSync(deployPath('prometheus', 'alerts.test.yml'), join(work, 'alerts.test.yml'));
   for (const rule of ['RaftNoLeader', 'RaftReplicationLagEntriesHigh', 'RaftReplicationLagSecondsHigh', 'RaftLeaderFlapping']) {
     // Replace only this rule's expression (inline or folded) by one that never fires.

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { deployPath, hasCommand, installPrometheus, repoRoot } from './monitoring-files.js';
+import { waitFor } from '../support/helpers.js';
 
 const LEDGERD = join(repoRoot, 'dist', 'src', 'cli', 'ledgerd.js');
 const NODE_IDS = ['n1', 'n2', 'n3'] as const;
@@ -36,22 +37,6 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** Polls `probe` until it returns a value; throws naming `what` and the last error after `timeoutMs`. */
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await sleep(250);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : ` (last error: ${String(lastError)})`}`);
 }
 
 async function getJson(url: string): Promise<unknown> {
@@ -246,11 +231,11 @@ t.test('Prometheus sees follower lag rise under SIGSTOP and recover after SIGCON
     mkdirSync(data);
     processes.start(id, process.execPath, [LEDGERD, '--id', id, '--listen', `127.0.0.1:${nodePorts[i]}`, '--data', data, '--peers', peers, '--log-level', 'warn'], join(work, `${id}.log`));
   });
-  const leader = await waitFor('a leader that every node knows', 30_000, async () => {
+  const leader = await waitFor('a leader that every node knows', async () => {
     const views = await Promise.all(NODE_IDS.map(async (id) => (await getJson(`${urlOf.get(id)}/v1/cluster`)) as ClusterView));
     const leaders = views.filter((v) => v.role === 'leader');
     return leaders.length === 1 && views.every((v) => v.leader === leaders[0]?.id) ? leaders[0]?.id : undefined;
-  });
+  }, 30_000, 250);
   const followers = NODE_IDS.filter((id) => id !== leader);
   const [paused, steady] = followers as [string, string];
   t.comment(`leader ${leader}; pausing ${paused}, ${steady} keeps running`);
@@ -266,19 +251,19 @@ t.test('Prometheus sees follower lag rise under SIGSTOP and recover after SIGCON
     `--web.listen-address=127.0.0.1:${promPort}`,
     '--log.level=warn',
   ], join(work, 'prometheus.log'));
-  await waitFor('Prometheus to be ready', 20_000, async () => ((await fetch(`${promUrl}/-/ready`, { signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) })).ok ? true : undefined));
+  await waitFor('Prometheus to be ready', async () => ((await fetch(`${promUrl}/-/ready`, { signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) })).ok ? true : undefined), 20_000, 250);
 
-  const up = await waitFor('all three ledger targets up', 15_000, async () => {
+  const up = await waitFor('all three ledger targets up', async () => {
     const samples = await promQuery(promUrl, 'up{job="raft-ledger"} == 1');
     return samples.length === 3 ? samples : undefined;
-  });
+  }, 15_000, 250);
   t.equal(up.length, 3, 'three raft-ledger targets are up');
 
-  const lagSeries = await waitFor("both followers' raft_replication_lag_entries series on the leader", 20_000, async () => {
+  const lagSeries = await waitFor("both followers' raft_replication_lag_entries series on the leader", async () => {
     const samples = await promQuery(promUrl, `raft_replication_lag_entries{job="raft-ledger", node="${leader}"}`);
     const seen = samples.map((s) => s.labels.peer).sort();
     return seen.join() === [...followers].sort().join() ? samples : undefined;
-  });
+  }, 20_000, 250);
   t.same(lagSeries.map((s) => s.labels.peer).sort(), [...followers].sort(), 'the leader exports lag for both followers');
   for (const metric of ['raft_replication_lag_seconds', 'raft_peer_last_contact_seconds', 'raft_follower_match_index']) {
     const peersSeen = [...(await byPeer(promUrl, `${metric}{job="raft-ledger", node="${leader}"}`)).keys()].sort();
@@ -286,11 +271,11 @@ t.test('Prometheus sees follower lag rise under SIGSTOP and recover after SIGCON
   }
 
   // The rules evaluate without errors (an error shows only at evaluation: bad matching, many-to-many).
-  const rules = await waitFor('every rule evaluated', 15_000, async () => {
+  const rules = await waitFor('every rule evaluated', async () => {
     const body = (await getJson(`${promUrl}/api/v1/rules`)) as { data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] } };
     const all = body.data.groups.flatMap((g) => g.rules);
     return all.length > 0 && all.every((r) => r.health !== 'unknown') ? all : undefined;
-  });
+  }, 15_000, 250);
   t.same(rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.lastError ?? r.health}`), [], `${rules.length} rules loaded and healthy`);
 
   // Every dashboard query is valid PromQL for this Prometheus.
@@ -306,26 +291,26 @@ t.test('Prometheus sees follower lag rise under SIGSTOP and recover after SIGCON
   t.equal(accounts, 200, 'accounts created');
   load = new WriteLoad(leaderUrl);
   load.start();
-  await waitFor('writes committing', 10_000, async () => (load !== undefined && load.okCount >= 50 ? true : undefined));
+  await waitFor('writes committing', async () => (load !== undefined && load.okCount >= 50 ? true : undefined), 10_000, 250);
 
   // Pause one follower: its lag rises; the other follower carries the majority and stays caught up.
   const pausedAt = Date.now();
   processes.signal(paused, 'SIGSTOP');
-  const lagWhilePaused = await waitFor(`${paused}'s lag to rise (entries > 0, seconds >= 2)`, 20_000, async () => {
+  const lagWhilePaused = await waitFor(`${paused}'s lag to rise (entries > 0, seconds >= 2)`, async () => {
     const entries = (await byPeer(promUrl, 'raft_replication_lag_entries{job="raft-ledger"}')).get(paused);
     const seconds = (await byPeer(promUrl, 'raft_replication_lag_seconds{job="raft-ledger"}')).get(paused);
     return entries !== undefined && seconds !== undefined && entries > 0 && seconds >= 2 ? { entries, seconds } : undefined;
-  });
+  }, 20_000, 250);
   t.ok(lagWhilePaused.entries > 0, `${paused} lag entries rose to ${lagWhilePaused.entries}`);
   t.ok(lagWhilePaused.seconds >= 2, `${paused} lag seconds rose to ${lagWhilePaused.seconds}`);
 
   // The leader's own view and the scrape both say something is wrong: the alerts go pending.
-  const pending = await waitFor(`RaftFollowerUnreachable and RaftNodeDown alerts for ${paused}`, 15_000, async () => {
+  const pending = await waitFor(`RaftFollowerUnreachable and RaftNodeDown alerts for ${paused}`, async () => {
     const alerts = await promQuery(promUrl, 'ALERTS{alertname=~"RaftFollowerUnreachable|RaftNodeDown"}');
     const unreachable = alerts.find((a) => a.labels.alertname === 'RaftFollowerUnreachable' && a.labels.peer === paused);
     const down = alerts.find((a) => a.labels.alertname === 'RaftNodeDown' && `http://${a.labels.instance}` === urlOf.get(paused));
     return unreachable !== undefined && down !== undefined ? alerts : undefined;
-  });
+  }, 15_000, 250);
   t.ok(pending.length >= 2, `alerts active: ${pending.map((a) => `${a.labels.alertname}(${a.labels.alertstate})`).join(', ')}`);
 
   // The window starts a second after SIGSTOP: before it both followers shared the load.
@@ -346,12 +331,12 @@ t.test('Prometheus sees follower lag rise under SIGSTOP and recover after SIGCON
   await sleep(2_000);
   await load.stop();
   const writesAcknowledged = load.okCount;
-  const recovered = await waitFor('both followers back to lag 0 (entries and seconds)', 20_000, async () => {
+  const recovered = await waitFor('both followers back to lag 0 (entries and seconds)', async () => {
     const entries = await byPeer(promUrl, 'raft_replication_lag_entries{job="raft-ledger"}');
     const seconds = await byPeer(promUrl, 'raft_replication_lag_seconds{job="raft-ledger"}');
     const caughtUp = followers.every((f) => entries.get(f) === 0 && seconds.get(f) === 0);
     return caughtUp ? { entries, seconds } : undefined;
-  });
+  }, 20_000, 250);
   for (const f of followers) {
     t.equal(recovered.entries.get(f), 0, `${f} lag entries back to 0`);
     t.equal(recovered.seconds.get(f), 0, `${f} lag seconds back to 0`);

@@ -4,12 +4,9 @@
 // catalogue (docs/api.md, Errors).
 
 import { Agent, request } from 'undici';
+import { apiAnswer, type ApiAnswer } from '../support/api-json.js';
 
-export interface Answer {
-  readonly status: number;
-  readonly body: any;
-  readonly headers: Record<string, string>;
-}
+export type Answer = ApiAnswer;
 
 export interface HttpRequest {
   readonly method: 'GET' | 'POST' | 'DELETE';
@@ -44,16 +41,7 @@ export class Client {
         bodyTimeout: this.timeoutMs,
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      const text = await response.body.text();
-      let body: unknown = text;
-      try {
-        body = text.length > 0 ? JSON.parse(text) : undefined;
-      } catch {
-        // keep the text
-      }
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(response.headers)) if (typeof v === 'string') headers[k] = v;
-      return { kind: 'answer', answer: { status: response.statusCode, body, headers } };
+      return { kind: 'answer', answer: apiAnswer(response.statusCode, await response.body.text(), response.headers) };
     } catch (error) {
       const code = errorCode(error);
       return { kind: 'error', error: code, notSent: NOT_SENT_CODES.has(code) };

@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, sleep } from '../cluster/harness.js';
+import { freePort } from '../cluster/harness.js';
+import { sleep } from '../support/helpers.js';
 import { Client } from './client.js';
 import { ProxyMesh } from './proxy.js';
 
@@ -246,7 +247,8 @@ export class Cluster {
     );
     let best: { id: string; term: number } | undefined;
     for (const view of views) {
-      if (view && view.body.role === 'leader' && (!best || view.body.term > best.term)) best = { id: view.id, term: view.body.term };
+      const term = view?.body.role === 'leader' ? view.body.term : undefined;
+      if (view && term !== undefined && (!best || term > best.term)) best = { id: view.id, term };
     }
     return best?.id;
   }

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import t from 'tap';
 import { encodeEntry, LedgerStateMachine, snapshotBytesSource } from '../../src/ledger/index.js';
 import { BACKSTOP_PAGES } from '../../src/ledger/checkpointer.js';
-import { temporaryDirectory } from './harness.js';
+import { temporaryDirectory } from '../support/helpers.js';
 
 let nextIndex = 1;
 function applyTransfers(machine: LedgerStateMachine, count: number): void {
@@ -42,7 +42,7 @@ async function until(what: string, condition: () => boolean): Promise<void> {
 }
 
 t.test('a worker checkpoints the WAL while entries are applied; the applying connection only has a backstop', async (t) => {
-  const path = join(temporaryDirectory(t), 'ledger.db');
+  const path = join(temporaryDirectory(t, 'ledger'), 'ledger.db');
   const machine = openWithAccounts(path);
   t.teardown(() => machine.close());
   // The applying connection's own autocheckpoint is raised to the backstop.
@@ -63,7 +63,7 @@ t.test('a worker checkpoints the WAL while entries are applied; the applying con
 });
 
 t.test('close() stops the worker first, so the last connection removes the WAL', async (t) => {
-  const path = join(temporaryDirectory(t), 'ledger.db');
+  const path = join(temporaryDirectory(t, 'ledger'), 'ledger.db');
   const machine = openWithAccounts(path);
   applyTransfers(machine, 300);
   await until('a background checkpoint', () => (machine.checkpointStatus()?.checkpoints ?? 0) >= 1);
@@ -77,7 +77,7 @@ t.test('close() stops the worker first, so the last connection removes the WAL',
 });
 
 t.test('restore() replaces the file under a running checkpointer and checkpoints again after', async (t) => {
-  const dir = temporaryDirectory(t);
+  const dir = temporaryDirectory(t, 'ledger');
   const source = openWithAccounts(join(dir, 'source.db'));
   applyTransfers(source, 50);
   const image = source.snapshot();

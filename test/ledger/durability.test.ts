@@ -10,7 +10,8 @@ import Database from 'better-sqlite3';
 import { encodeEntry, LedgerStateMachine, RESTORE_CHUNK_BYTES, snapshotBytesSource, type Command, type SnapshotImageSource } from '../../src/ledger/index.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/ledger/snapshot.js';
 import { setup as crashSetup } from './fixtures/restore-setup.js';
-import { Driver, temporaryDirectory } from './harness.js';
+import { Driver } from './harness.js';
+import { temporaryDirectory } from '../support/helpers.js';
 
 const setup: Command[] = [
   { type: 'create_accounts', accounts: [{ id: 'a', ledger: 'USD' }, { id: 'b', ledger: 'USD' }] },
@@ -32,7 +33,7 @@ t.test('entries apply exactly once and in order: repeats and gaps are assertion 
 });
 
 t.test('an entry that throws midway leaves nothing behind and throws an AssertionFailure', (t) => {
-  const path = join(temporaryDirectory(t), 'throws.db');
+  const path = join(temporaryDirectory(t, 'ledger'), 'throws.db');
   const driver = new Driver(path);
   for (const command of setup) driver.apply(command);
   driver.apply({ type: 'create_transfers', transfers: [{ id: 'q', debit_account_id: 'b', credit_account_id: 'a', amount: 3n, ledger: 'USD', pending: true, timeout_ms: 60 }] });
@@ -72,7 +73,7 @@ t.test('time never goes backwards: a lower entry time applies at the last time',
 });
 
 t.test('a file-backed ledger reopened resumes at its applied index with the same state and chain', (t) => {
-  const path = join(temporaryDirectory(t), 'ledger.db');
+  const path = join(temporaryDirectory(t, 'ledger'), 'ledger.db');
   const first = new Driver(path);
   for (const command of setup) first.apply(command);
   const head = first.machine.chainHead();
@@ -93,7 +94,7 @@ t.test('snapshot and restore round-trip the whole state, into memory and onto a 
   for (const command of setup) source.apply(command);
   const snapshot = source.machine.snapshot();
   const headAtSnapshot = source.machine.chainHead();
-  for (const target of [':memory:', join(temporaryDirectory(t), 'restored.db')]) {
+  for (const target of [':memory:', join(temporaryDirectory(t, 'ledger'), 'restored.db')]) {
     const restored = new Driver(target);
     restored.apply({ type: 'create_accounts', accounts: [{ id: 'stale', ledger: 'USD' }] });
     restored.machine.restore(snapshotBytesSource(snapshot));
@@ -129,7 +130,7 @@ t.test('a snapshot whose header disagrees with the state inside is refused befor
   const good = decodeSnapshot(source.machine.snapshot());
   if (!good.ok) throw new Error(good.reason);
   const mislabelled = encodeSnapshot({ appliedIndex: good.header.appliedIndex + 1, chainHead: good.header.chainHead }, good.image);
-  for (const target of [':memory:', join(temporaryDirectory(t), 'kept.db')]) {
+  for (const target of [':memory:', join(temporaryDirectory(t, 'ledger'), 'kept.db')]) {
     const kept = new Driver(target);
     kept.apply({ type: 'create_accounts', accounts: [{ id: 'mine', ledger: 'USD' }] });
     const head = kept.machine.chainHead();
@@ -145,7 +146,7 @@ t.test('a snapshot whose header disagrees with the state inside is refused befor
 });
 
 t.test('verifyChain names the first entry whose stored records were edited', (t) => {
-  const path = join(temporaryDirectory(t), 'tamper.db');
+  const path = join(temporaryDirectory(t, 'ledger'), 'tamper.db');
   const driver = new Driver(path);
   for (const command of setup) driver.apply(command);
   t.same(driver.machine.verifyChain(), { ok: true, checkedEntries: setup.length, head: driver.machine.chainHead() });
@@ -167,7 +168,7 @@ t.test('verifyChain names the first entry whose stored records were edited', (t)
 });
 
 t.test('verifyChain also catches edited metadata, an edited unchanged status and an edited meta time', (t) => {
-  const path = join(temporaryDirectory(t), 'tamper-more.db');
+  const path = join(temporaryDirectory(t, 'ledger'), 'tamper-more.db');
   const driver = new Driver(path);
   driver.apply({ type: 'create_accounts', accounts: [{ id: 'a', ledger: 'USD', metadata: { owner: 'ann' } }, { id: 'b', ledger: 'USD' }] });
   for (const command of setup.slice(1)) driver.apply(command);
@@ -182,7 +183,7 @@ t.test('verifyChain also catches edited metadata, an edited unchanged status and
     ['meta time', 'UPDATE meta SET time_ms = time_ms + 1', { ok: false, reason: /meta/ }],
   ];
   for (const [what, sql, expected] of edits) {
-    const copy = join(temporaryDirectory(t), 'copy.db');
+    const copy = join(temporaryDirectory(t, 'ledger'), 'copy.db');
     const source = new Database(path);
     source.exec(`VACUUM INTO '${copy}'`);
     source.close();
@@ -219,7 +220,7 @@ t.test('a batch of entries in one transaction gives the same results, state and 
   entries.forEach((entry, n) => Object.assign(entry, { index: n + 1 }));
   const single = LedgerStateMachine.open(':memory:');
   const one = entries.map((entry) => single.applyEntry(entry.index, entry.data));
-  const batched = LedgerStateMachine.open(join(temporaryDirectory(t), 'batched.db'));
+  const batched = LedgerStateMachine.open(join(temporaryDirectory(t, 'ledger'), 'batched.db'));
   const all = batched.applyEntries(entries);
   t.same(all, one, 'every entry has the result it has when applied alone');
   t.equal(batched.appliedIndex(), entries.length);
@@ -232,7 +233,7 @@ t.test('a batch of entries in one transaction gives the same results, state and 
 });
 
 t.test('a batch that throws midway leaves nothing of any of its entries, in memory or on disk', (t) => {
-  const path = join(temporaryDirectory(t), 'batch-throws.db');
+  const path = join(temporaryDirectory(t, 'ledger'), 'batch-throws.db');
   const driver = new Driver(path);
   for (const command of setup) driver.apply(command);
   driver.machine.close();
@@ -263,7 +264,7 @@ t.test('a crash at any step of a restore onto a file leaves the whole old state 
   source.apply(crashSetup[0]!);
   const snapshot = source.machine.snapshot();
   for (const step of ['copy', 'rm-wal', 'rm-shm', 'rename']) {
-    const directory = temporaryDirectory(t);
+    const directory = temporaryDirectory(t, 'ledger');
     const path = join(directory, 'ledger.db');
     const snapshotFile = join(directory, 'snapshot.bin');
     writeFileSync(snapshotFile, snapshot);
@@ -295,7 +296,7 @@ t.test('a restore onto a file copies a snapshot of several MiB in bounded chunks
   source.apply({ type: 'create_transfers', transfers: [{ id: 'x', debit_account_id: 'a0-0', credit_account_id: 'a11-99', amount: 7n, ledger: 'USD' }] });
   const snapshot = source.machine.snapshot();
   t.ok(snapshot.byteLength > 4 * RESTORE_CHUNK_BYTES, `the snapshot is several MiB (${snapshot.byteLength} bytes)`);
-  const directory = temporaryDirectory(t);
+  const directory = temporaryDirectory(t, 'ledger');
   const target = new Driver(join(directory, 'ledger.db'));
   target.apply(setup[0]!);
 

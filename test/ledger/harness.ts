@@ -1,9 +1,6 @@
 // Shared helpers for the ledger tests: a state machine fed commands with
 // increasing indexes, and invariant checks read straight from SQLite state.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeEntry, LedgerStateMachine, type Command, type CommandResult } from '../../src/ledger/index.js';
 
 export class Driver {
@@ -31,12 +28,6 @@ export class Driver {
     if (results.length !== 1 || first === undefined) throw new Error(`expected one result, got ${JSON.stringify(results)}`);
     return first.code ?? first.status;
   }
-}
-
-export function temporaryDirectory(t: { teardown(fn: () => void): void }): string {
-  const directory = mkdtempSync(join(tmpdir(), 'ledger-test-'));
-  t.teardown(() => rmSync(directory, { recursive: true, force: true }));
-  return directory;
 }
 
 /** Returns a description of the first broken invariant, or undefined. */

@@ -6,7 +6,8 @@ import t from 'tap';
 import { FileDriverStorage } from '../../src/node/driver-io.js';
 import type { SnapshotMeta } from '../../src/raft/types.js';
 import { crc32c } from '../../src/storage/crc32c.js';
-import { entryData, snapshotData, withDir } from '../storage/fixtures/helpers.js';
+import { entryData, snapshotData } from '../storage/fixtures/helpers.js';
+import { temporaryDirectory } from '../support/helpers.js';
 
 const conf = { voters: ['n1', 'n2', 'n3'], learners: [] };
 
@@ -18,7 +19,7 @@ function receive(storage: FileDriverStorage, from: string, meta: SnapshotMeta, d
 }
 
 t.test('a snapshot accepted by the core installs even after a later stream from another sender finished', async (t) => {
-  const storage = FileDriverStorage.open(withDir(t, 'driver-io-staging'), { segmentSizeBytes: 64 * 1024 });
+  const storage = FileDriverStorage.open(temporaryDirectory(t, 'driver-io-staging'), { segmentSizeBytes: 64 * 1024 });
   const accepted: SnapshotMeta = { index: 40, term: 2, conf };
   const later: SnapshotMeta = { index: 55, term: 3, conf };
   const image = entryData(40, 2, 5000);

@@ -6,15 +6,14 @@
 // routes and sockets, with injected programmer errors.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { request } from 'undici';
 import { ASSERTION_EXIT_CODE } from '../../src/lib/fatal.js';
 import { encodeMessageBatch } from '../../src/node/peer-codec.js';
-import { call, freePort, sleep } from '../cluster/harness.js';
+import { call, freePort } from '../cluster/harness.js';
+import { makeTempDir, removeDir, sleep, waitFor } from '../support/helpers.js';
 import { message, postRaw } from './peer-harness.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fatal-child.js');
@@ -35,17 +34,8 @@ function startChild(port: number, dataDir: string): Child {
 }
 
 async function waitWritable(url: string, id: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      const answer = await call(url, 'POST', '/v1/accounts', { id, ledger: 'USD' });
-      if (answer.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`node at ${url} never took a write`);
-    await sleep(100);
-  }
+  // A call that throws is a node not listening yet.
+  await waitFor(`node at ${url} to take a write`, async () => (await call(url, 'POST', '/v1/accounts', { id, ledger: 'USD' })).status === 200, 20_000, 100);
 }
 
 /** Exit code within `ms`, or 'running'. */
@@ -54,13 +44,13 @@ function exitWithin(child: Child, ms: number): Promise<number | null | 'running'
 }
 
 t.test('an assertion failing in a handler stops the process, which restarts cleanly', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ledger-fatal-'));
+  const dir = makeTempDir('fatal');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let current: Child | undefined;
   t.teardown(() => {
     current?.process.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   });
 
   current = startChild(port, dir);

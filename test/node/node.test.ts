@@ -3,8 +3,7 @@
 // writes through Raft, reads at every level, restart, snapshot catch-up,
 // idle expiry and leadership transfer.
 
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
@@ -15,14 +14,15 @@ import type { ReadOptions } from '../../src/node/service.js';
 import type { SnapshotSource } from '../../src/node/transport.js';
 import type { SnapshotMeta } from '../../src/raft/types.js';
 import { StorageFailedError } from '../../src/storage/errors.js';
-import { InProcessNetwork } from './in-process-transport.js';
+import { makeTempDir, removeDir, sleep, waitFor } from '../support/helpers.js';
+import { InProcessNetwork } from '../support/network.js';
 
 const quiet: NodeLogger = { info() {}, warn() {}, error() {} };
 const ids = ['n1', 'n2', 'n3'];
 const peers = new Map(ids.map((id) => [id, `http://${id}.test`]));
 
 class Cluster {
-  readonly dir = mkdtempSync(path.join(tmpdir(), 'ledger-node-'));
+  readonly dir = makeTempDir('node');
   readonly network = new InProcessNetwork();
   readonly nodes = new Map<string, LedgerNode>();
 
@@ -58,24 +58,16 @@ class Cluster {
     return this.nodes.get(id) as LedgerNode;
   }
 
-  async leader(timeoutMs = 5000): Promise<LedgerNode> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      for (const node of this.nodes.values()) {
-        if (node.raftStatus().role === 'leader' && node.readiness().ready) return node;
-      }
-      await sleep(10);
-    }
-    throw new Error('no leader elected');
+  leader(timeoutMs = 5000): Promise<LedgerNode> {
+    return waitFor('a leader ready to serve', () => [...this.nodes.values()].find((node) => node.raftStatus().role === 'leader' && node.readiness().ready), timeoutMs, 10);
   }
 
   async stop(): Promise<void> {
     for (const node of this.nodes.values()) await node.stop();
-    rmSync(this.dir, { recursive: true, force: true });
+    removeDir(this.dir);
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const linearizable: ReadOptions = { level: 'linearizable', waitMs: 2000 };
 const usd = (id: string): Command => ({ type: 'create_accounts', accounts: [{ id, ledger: 'USD' }] }) as Command;
 const transfer = (id: string, from: string, to: string, amount: bigint, extra: object = {}): Command =>
@@ -177,14 +169,10 @@ async function fallBehindAndCatchUp(t: Test, c: Cluster, count: number): Promise
   for (let i = 0; i < count; i++) await writeToLeader(c, transfer(`s${i}`, 'src', 'dst', 1n));
   t.ok(leader.storage.snapshotMeta().index > 0, 'the leader took a snapshot meanwhile');
   c.network.heal();
-  const deadline = Date.now() + 10_000;
-  let balance: bigint | undefined;
-  while (Date.now() < deadline) {
+  const balance = await waitFor('the lagging node to have every transfer', async () => {
     const read = await c.node(lagging).read({ level: 'stale', waitMs: 0 }, (q) => q.account('dst')?.balance);
-    balance = read.ok ? read.value.value : undefined;
-    if (balance === BigInt(count)) break;
-    await sleep(20);
-  }
+    return read.ok && read.value.value === BigInt(count) ? read.value.value : undefined;
+  }, 10_000, 20);
   t.equal(balance, BigInt(count), 'the lagging node has every transfer');
   await c.node(lagging).read(linearizable, () => 0);
   await leader.read(linearizable, () => 0);
@@ -236,14 +224,10 @@ t.test('the leader expires a due pending transfer on an idle cluster', async (t)
   await mustWrite(leader, usd('p'));
   await mustWrite(leader, usd('q'));
   await mustWrite(leader, transfer('hold', 'p', 'q', 50n, { pending: true, timeout_ms: 200 }));
-  const deadline = Date.now() + 3000;
-  let status: string | undefined;
-  while (Date.now() < deadline) {
+  const status = await waitFor('the hold to expire', async () => {
     const read = await leader.read(linearizable, (q) => q.transfer('hold')?.status);
-    status = read.ok ? read.value.value : undefined;
-    if (status === 'expired') break;
-    await sleep(50);
-  }
+    return read.ok && read.value.value === 'expired' ? read.value.value : undefined;
+  }, 3000, 50);
   t.equal(status, 'expired', 'expired without any other write');
   const account = await leader.read(linearizable, (q) => q.account('p'));
   t.ok(account.ok && account.value.value?.debits_pending === 0n, 'the hold released its pending debit');
@@ -303,7 +287,7 @@ t.test('metrics: the leader exports lag per follower and the node-wide series', 
 });
 
 t.test('after a long pause a node replays a bounded number of ticks, then serves (and its old lease is gone)', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ledger-pause-'));
+  const dir = makeTempDir('pause');
   let skewMs = 0;
   const clock = { monotonicMs: () => performance.now() + skewMs, wallMs: () => Date.now() + skewMs };
   const network = new InProcessNetwork();
@@ -313,7 +297,7 @@ t.test('after a long pause a node replays a bounded number of ticks, then serves
   });
   t.teardown(async () => {
     await node.stop();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   });
   node.start();
   await mustWrite(node, usd('z')).catch(async () => {
@@ -338,11 +322,12 @@ t.test('a membership change whose entry a new leader overwrote is not acknowledg
   c.network.isolate(old.nodeId);
   // Proposed on a leader cut off from every voter: it can never commit there.
   const removal = old.removeMember(target, 15_000);
-  let successor: LedgerNode | undefined;
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline && successor === undefined; await sleep(20)) {
-    successor = others.map((id) => c.node(id)).find((node) => node.raftStatus().role === 'leader' && node.readiness().ready);
-  }
-  if (successor === undefined) throw new Error('the majority elected no leader');
+  const successor = await waitFor(
+    'the majority to elect a leader',
+    () => others.map((id) => c.node(id)).find((node) => node.raftStatus().role === 'leader' && node.readiness().ready),
+    10_000,
+    20,
+  );
   await mustWrite(successor, usd('after-1'));
   await mustWrite(successor, usd('after-2'));
   c.network.heal();
@@ -360,7 +345,7 @@ t.test('a follower restarted with its ledger ahead of its stored commit index ta
   await c.node(id).read(linearizable, () => 0);
   await c.node(id).stop();
   const restarted = c.start(id);
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline && !restarted.readiness().ready; ) await sleep(20);
+  await waitFor('the restarted node to be ready', () => restarted.readiness().ready, 10_000, 20);
   const snapshot = await restarted.takeSnapshot();
   t.ok(snapshot.ok && snapshot.value.index >= restarted.ledger.appliedIndex() - 1, `snapshot taken: ${JSON.stringify(snapshot)}`);
 });

@@ -154,18 +154,6 @@ export function connect(nodes: readonly TestNode[]): void {
   for (const node of nodes) node.transport.setPeers(urls);
 }
 
-export async function waitFor(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 export interface RawRequest {
   readonly secret?: string | undefined;
   readonly from?: NodeId;

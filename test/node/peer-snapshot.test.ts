@@ -5,8 +5,6 @@
 
 import t from 'tap';
 import type { Test as Tap } from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Message, SnapshotMeta } from '../../src/raft/types.js';
 import type { SnapshotSink } from '../../src/node/transport.js';
@@ -16,7 +14,8 @@ import { nodeFileIo } from '../../src/storage/io.js';
 import { encodeSnapshotChunk } from '../../src/node/peer-codec.js';
 import { Prng } from '../../src/lib/prng.js';
 import { snapshotData } from '../storage/fixtures/helpers.js';
-import { MemorySource, SECRET, connect, message, postRaw, startNode, waitFor } from './peer-harness.js';
+import { MemorySource, SECRET, connect, message, postRaw, startNode } from './peer-harness.js';
+import { temporaryDirectory, waitFor } from '../support/helpers.js';
 import type { TestNode, TestNodeOptions } from './peer-harness.js';
 
 const seed = Number(process.env['PEER_TEST_SEED'] ?? Date.now() % 1_000_000);
@@ -45,8 +44,7 @@ async function pair(t: Tap, receiver: TestNodeOptions = {}, [sender, recipient] 
 }
 
 t.test('a several-MB snapshot file streams in 1 MiB chunks into a verified snapshot file', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'peer-snapshot-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = temporaryDirectory(t, 'peer-snapshot');
   const senderDir = path.join(dir, 'n1');
   const receiverDir = path.join(dir, 'n2');
   for (const d of [senderDir, receiverDir]) nodeFileIo.mkdirSync(d);

@@ -5,8 +5,7 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
@@ -14,7 +13,8 @@ import type { Message, NodeId } from '../../src/raft/types.js';
 import { PeerTransport } from '../../src/node/peer-transport.js';
 import type { PeerTlsOptions } from '../../src/node/peer-transport.js';
 import { registerPeerRoutes } from '../../src/node/peer-routes.js';
-import { SECRET, message, waitFor } from './peer-harness.js';
+import { SECRET, message } from './peer-harness.js';
+import { temporaryDirectory, waitFor } from '../support/helpers.js';
 
 function makeCertificate(dir: string): { key: Buffer; cert: Buffer } | undefined {
   const key = path.join(dir, 'key.pem');
@@ -29,8 +29,7 @@ function makeCertificate(dir: string): { key: Buffer; cert: Buffer } | undefined
   return { key: readFileSync(key), cert: readFileSync(cert) };
 }
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'peer-tls-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const dir = temporaryDirectory(t, 'peer-tls');
 const certificate = makeCertificate(dir);
 
 t.test('mutual TLS', { skip: certificate === undefined ? 'openssl could not make a certificate' : false }, async (t) => {

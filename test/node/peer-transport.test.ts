@@ -7,7 +7,8 @@ import type { Test } from 'tap';
 import type { Message } from '../../src/raft/types.js';
 import { Prng } from '../../src/lib/prng.js';
 import { encodeConfChange } from '../../src/raft/membership.js';
-import { SECRET, connect, entry, listen, message, sleep, startNode, waitFor } from './peer-harness.js';
+import { SECRET, connect, entry, listen, message, startNode } from './peer-harness.js';
+import { sleep, waitFor } from '../support/helpers.js';
 import type { TestNode } from './peer-harness.js';
 
 const seed = Number(process.env['PEER_TEST_SEED'] ?? Date.now() % 1_000_000);

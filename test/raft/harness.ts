@@ -1,12 +1,14 @@
 // A small synchronous cluster for scripted Raft tests: RawNodes over
-// MemoryStorage, a network that delivers everything unless a link is cut, and
-// helpers to run Readys until the cluster is quiet.
+// MemoryStorage, the shared test network with no faults and no delay (it
+// delivers everything, in order, unless a link is cut), and helpers to run
+// Readys until the cluster is quiet.
 
 import { Prng } from '../../src/lib/prng.js';
 import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../../src/raft/config.js';
 import { MemoryStorage } from '../../src/raft/memory-storage.js';
 import { RawNode } from '../../src/raft/raw-node.js';
 import type { Entry, Message, NodeId, ReadState } from '../../src/raft/types.js';
+import { INSTANT_NETWORK, Network } from '../support/network.js';
 
 export class TestCluster {
   readonly nodes = new Map<NodeId, RawNode>();
@@ -14,14 +16,13 @@ export class TestCluster {
   readonly applied = new Map<NodeId, Entry[]>();
   readonly reads = new Map<NodeId, ReadState[]>();
   readonly dropped = new Map<NodeId, string[]>();
-  readonly cut = new Set<string>();
+  readonly network = new Network(new Prng(0), { faults: INSTANT_NETWORK });
   /** Every message sent, for assertions about traffic. */
   readonly sent: Message[] = [];
   /** Messages the network holds back (see holdIf) until a test releases them, possibly much later. */
   readonly held: Message[] = [];
   /** Messages for which this returns true are held instead of delivered. */
   holdIf: ((m: Message) => boolean) | undefined;
-  private inbox: Message[] = [];
   private readonly overrides: Partial<RaftConfig>;
 
   constructor(voters: readonly NodeId[], overrides: Partial<RaftConfig> = {}, extra: readonly NodeId[] = []) {
@@ -66,15 +67,11 @@ export class TestCluster {
   }
 
   isolate(id: NodeId): void {
-    for (const other of this.nodes.keys()) {
-      if (other === id) continue;
-      this.cut.add(`${id}>${other}`);
-      this.cut.add(`${other}>${id}`);
-    }
+    this.network.isolate(id, this.nodes.keys());
   }
 
   heal(): void {
-    this.cut.clear();
+    this.network.heal();
   }
 
   /** Runs every node's Ready and delivers messages until nothing moves. */
@@ -96,13 +93,11 @@ export class TestCluster {
           node.advance(rd);
         }
       }
-      const inbox = this.inbox;
-      this.inbox = [];
-      for (const m of inbox) {
+      for (const { message: m } of this.network.due(0)) {
         moved = true;
         const to = this.nodes.get(m.to);
         if (this.holdIf?.(m)) this.held.push(m);
-        else if (to && !this.cut.has(`${m.from}>${m.to}`)) to.step(m);
+        else if (to && this.network.linked(m.from, m.to)) to.step(m);
       }
       if (!moved) return;
     }
@@ -111,7 +106,7 @@ export class TestCluster {
 
   private post(messages: readonly Message[]): void {
     this.sent.push(...messages);
-    this.inbox.push(...messages);
+    for (const m of messages) this.network.send(m, 0, undefined);
   }
 
   /** Delivers held messages that match, late, to whatever node now runs under that id; then stabilizes. */
@@ -150,8 +145,7 @@ export class TestCluster {
    * that no node still honours a lease from its start-up, then campaigns.
    */
   elect(id: NodeId): void {
-    const ids = [...this.nodes.keys()];
-    for (const a of ids) for (const b of ids) if (a !== b) this.cut.add(`${a}>${b}`);
+    this.network.partition([...this.nodes.keys()].map((node) => [node]));
     this.tickAll(10);
     this.heal();
     this.node(id).campaign();

@@ -12,6 +12,7 @@ import { LedgerStateMachine, type Command } from '../../src/ledger/index.js';
 import { LedgerNode, type NodeLogger } from '../../src/node/node.js';
 import type { SnapshotSource, Transport, TransportHandlers } from '../../src/node/transport.js';
 import type { Message, NodeId } from '../../src/raft/types.js';
+import { Network, streamSnapshot, type Envelope, type NetworkFaults } from '../support/network.js';
 import { MemoryDriverStorage } from './memory-driver-storage.js';
 import { VirtualTime } from './virtual-scheduler.js';
 
@@ -38,6 +39,8 @@ const ACCOUNTS = ['a', 'b', 'c'];
 const WRITE_ATTEMPTS = 6;
 const RETRY_BASE_MS = 100;
 const RETRY_CAP_MS = 2_000;
+/** 1-6 ms, one message in twenty 5-40 ms later (so out of order); chaos sets the loss rate. */
+const DRIVER_NETWORK: NetworkFaults = { lossRate: 0, minDelayMs: 1, maxDelayMs: 6, reorderRate: 0.05, reorderExtraMs: { min: 5, max: 40 }, holdRate: 0 };
 
 class SimLink implements Transport {
   constructor(
@@ -47,7 +50,7 @@ class SimLink implements Transport {
   ) {}
   setPeers(): void {}
   send(messages: readonly Message[]): void {
-    for (const m of messages) this.sim.deliver(this.from, this.incarnation, m);
+    for (const m of messages) this.sim.deliver(this.incarnation, m);
     // A crash right after promising something (an acknowledgement, a vote): it must already be durable.
     if (messages.some((m) => (m.type === 'appResp' || m.type === 'voteResp') && !m.reject)) this.sim.maybeCrashAfterPromise(this.from, this.incarnation);
   }
@@ -72,8 +75,8 @@ export class DriverSimulation {
   readonly time = new VirtualTime();
   private readonly random: Prng;
   private readonly states = new Map<NodeId, SimNodeState>();
-  private readonly cut = new Set<string>();
-  private lossRate = 0;
+  /** Messages carry their sender's incarnation: a crashed node's messages in flight still arrive, its later ones do not exist. */
+  private readonly network: Network<number>;
   private readonly trace: string[] = [];
   private readonly acknowledged = new Map<string, number>();
   private readsChecked = 0;
@@ -84,6 +87,10 @@ export class DriverSimulation {
 
   constructor(private readonly options: DriverSimOptions) {
     this.random = new Prng(options.seed);
+    this.network = new Network<number>(this.random, {
+      faults: DRIVER_NETWORK,
+      schedule: (envelope, delayMs) => this.time.schedule('sim', () => this.arrive(envelope), delayMs),
+    });
     const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
     for (const id of ids) {
       const state: SimNodeState = {
@@ -162,19 +169,15 @@ export class DriverSimulation {
     }, 0);
   }
 
-  private linked(from: NodeId, to: NodeId): boolean {
-    return !this.cut.has(`${from}>${to}`);
+  deliver(incarnation: number, m: Message): void {
+    this.network.send(m, this.time.nowMs, incarnation);
   }
 
-  deliver(from: NodeId, incarnation: number, m: Message): void {
-    if (this.random.chance(this.lossRate)) return;
-    const delay = this.random.int(1, 6) + (this.random.chance(0.05) ? this.random.int(5, 40) : 0);
-    this.time.schedule('sim', () => {
-      const sender = this.states.get(from);
-      const receiver = this.states.get(m.to);
-      if (!sender || sender.incarnation !== incarnation || !receiver?.handlers || !this.linked(from, m.to)) return;
-      receiver.handlers.onMessages([m]);
-    }, delay);
+  private arrive({ message: m, payload: incarnation }: Envelope<number>): void {
+    const sender = this.states.get(m.from);
+    const receiver = this.states.get(m.to);
+    if (!sender || sender.incarnation !== incarnation || !receiver?.handlers || !this.network.linked(m.from, m.to)) return;
+    receiver.handlers.onMessages([m]);
   }
 
   stream(from: NodeId, incarnation: number, message: Message, source: SnapshotSource): void {
@@ -183,14 +186,9 @@ export class DriverSimulation {
       const receiver = this.states.get(message.to);
       let ok = false;
       try {
-        if (!sender || sender.incarnation !== incarnation || !receiver?.handlers || !message.snapshot || !this.linked(from, message.to)) return;
-        const sink = receiver.handlers.onSnapshotStart(from, message.snapshot);
-        if (!sink) return;
-        for (let offset = 0; offset < source.dataBytes; offset += 16 * 1024) sink.write(source.read(offset, 16 * 1024));
-        sink.commit(source.dataCrc32c);
-        receiver.handlers.onMessages([message]);
-        ok = true;
-        this.log(`${from} streamed snapshot @${message.snapshot.index} to ${message.to}`);
+        if (!sender || sender.incarnation !== incarnation || !receiver?.handlers || !this.network.linked(from, message.to)) return;
+        ok = streamSnapshot(receiver.handlers, from, message, source, 16 * 1024);
+        if (ok) this.log(`${from} streamed snapshot @${message.snapshot?.index} to ${message.to}`);
       } finally {
         source.close();
         if (sender?.incarnation === incarnation) sender.handlers?.onSnapshotSent(message.to, ok);
@@ -277,13 +275,12 @@ export class DriverSimulation {
       case 0: {
         const shuffled = r.shuffle([...ids]);
         const side = shuffled.slice(0, r.int(1, ids.length - 1));
-        this.cut.clear();
-        for (const a of side) for (const b of ids) if (!side.includes(b)) this.cut.add(`${a}>${b}`).add(`${b}>${a}`);
+        this.network.partition([side, ids.filter((id) => !side.includes(id))]);
         this.log(`PARTITION ${side.join(',')} | rest`);
         break;
       }
       case 1:
-        this.cut.clear();
+        this.network.heal();
         this.log('HEAL');
         break;
       case 2: {
@@ -293,7 +290,7 @@ export class DriverSimulation {
         break;
       }
       case 3:
-        this.lossRate = r.pick([0, 0.02, 0.1]);
+        this.network.faults = { ...this.network.faults, lossRate: r.pick([0, 0.02, 0.1]) };
         break;
       default:
         break;
@@ -311,8 +308,8 @@ export class DriverSimulation {
         await this.time.runUntil(t + 50);
       }
       await this.advanceUntilSettled(clients, 5_000);
-      this.cut.clear();
-      this.lossRate = 0;
+      this.network.heal();
+      this.network.faults = DRIVER_NETWORK;
       this.log('HEAL everything');
       await this.time.runUntil(this.time.nowMs + 1500);
       if (!this.failure) await this.checkEnd();

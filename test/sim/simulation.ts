@@ -15,7 +15,7 @@ import { RawNode } from '../../src/raft/raw-node.js';
 import type { Entry, Message, NodeId, Ready, SnapshotMeta } from '../../src/raft/types.js';
 import { Checker, SafetyViolation } from './checker.js';
 import { hashBytes } from './hash.js';
-import { CALM_NETWORK, SimNetwork, type NetworkFaults } from './network.js';
+import { CALM_NETWORK, Network, type NetworkFaults } from '../support/network.js';
 
 export interface SimOptions {
   readonly seed: number;
@@ -144,7 +144,8 @@ interface PendingRead {
 
 export class Simulation {
   readonly random: Prng;
-  readonly network: SimNetwork;
+  /** Carries the snapshot image with a `snap` message. */
+  readonly network: Network<Uint8Array | undefined>;
   readonly checker = new Checker();
   readonly nodes = new Map<NodeId, SimNode>();
   private readonly trace: string[] = [];
@@ -164,7 +165,7 @@ export class Simulation {
 
   constructor(private readonly options: SimOptions) {
     this.random = new Prng(options.seed);
-    this.network = new SimNetwork(new Prng(options.seed ^ 0x5eed));
+    this.network = new Network<Uint8Array | undefined>(new Prng(options.seed ^ 0x5eed));
     const r = this.random;
     this.raftConfigBase = {
       ...DEFAULT_RAFT_CONFIG,
@@ -292,7 +293,7 @@ export class Simulation {
         this.network.defer(envelope, to.pausedUntil);
         continue;
       }
-      if (envelope.snapshotData) to.incomingSnapshots.set(m.snapshot?.index ?? -1, envelope.snapshotData);
+      if (envelope.payload) to.incomingSnapshots.set(m.snapshot?.index ?? -1, envelope.payload);
       if (this.options.traceAll) this.log(`  deliver ${describeMessage(m)}`);
       if (m.type === 'appResp' && !m.reject) this.checkAcknowledgement(m, to);
       to.raw.step(m);

@@ -11,7 +11,8 @@ import t from 'tap';
 import { Prng } from '../../src/lib/prng.js';
 import { RaftStorage } from '../../src/storage/raft-storage.js';
 import { CHILD_STORAGE_OPTIONS } from './fixtures/storage-child.js';
-import { entryData, entryIsGenuine, snapshotData, testSeed, withDir } from './fixtures/helpers.js';
+import { entryData, entryIsGenuine, snapshotData, testSeed } from './fixtures/helpers.js';
+import { temporaryDirectory } from '../support/helpers.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'storage-child.js');
 const ITERATIONS = Number(process.env['STORAGE_CRASH_ITERATIONS'] ?? 120);
@@ -112,7 +113,7 @@ async function verify(dir: string, acked: Acknowledged): Promise<string[]> {
 t.test(`every acknowledged write survives ${ITERATIONS} SIGKILLs`, async (t) => {
   const seed = testSeed();
   const prng = new Prng(seed);
-  const dir = withDir(t, 'crash');
+  const dir = temporaryDirectory(t, 'crash');
   const acked: Acknowledged = { terms: [0], term: 0, vote: '', snapshotIndex: 0 };
   const reportKinds = new Map<string, number>();
   for (let iteration = 0; iteration < ITERATIONS; iteration++) {

@@ -14,7 +14,8 @@ import { RaftStorage } from '../../src/storage/raft-storage.js';
 import { StorageFailedError } from '../../src/storage/errors.js';
 import type { FileIo } from '../../src/storage/io.js';
 import { nodeFileIo } from '../../src/storage/io.js';
-import { entryIsGenuine, makeEntries, withDir, catchError } from './fixtures/helpers.js';
+import { entryIsGenuine, makeEntries, catchError } from './fixtures/helpers.js';
+import { temporaryDirectory } from '../support/helpers.js';
 import { FILL_STORAGE_OPTIONS } from './fixtures/storage-child.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'storage-child.js');
@@ -26,7 +27,7 @@ function ioError(code: string): NodeJS.ErrnoException {
 }
 
 t.test('a failed fdatasync rejects waiters, stops writes and is never retried', async (t) => {
-  const dir = withDir(t, 'fail-eio');
+  const dir = temporaryDirectory(t, 'fail-eio');
   let failSyncs = false;
   let syncCallsAfterFailure = 0;
   const io: FileIo = {
@@ -61,7 +62,7 @@ t.test('a failed fdatasync rejects waiters, stops writes and is never retried', 
 });
 
 t.test('a failed write (ENOSPC) stops writes and keeps what was acknowledged', async (t) => {
-  const dir = withDir(t, 'fail-enospc');
+  const dir = temporaryDirectory(t, 'fail-enospc');
   let full = false;
   const io: FileIo = {
     ...nodeFileIo,
@@ -86,7 +87,7 @@ t.test('a failed write (ENOSPC) stops writes and keeps what was acknowledged', a
 const TMPFS_UNAVAILABLE = tmpfsUnavailableReason();
 
 t.test('a really full disk (tmpfs): ENOSPC stops writes, acknowledged entries survive', { skip: TMPFS_UNAVAILABLE }, async (t) => {
-  const mountPoint = withDir(t, 'fail-tmpfs');
+  const mountPoint = temporaryDirectory(t, 'fail-tmpfs');
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint]);
   t.teardown(() => {
     execFileSync('umount', [mountPoint]);
@@ -114,7 +115,7 @@ t.test('a really full disk (tmpfs): ENOSPC stops writes, acknowledged entries su
 });
 
 t.test('a file-size limit (EFBIG) in a real process stops writes, acknowledged entries survive', async (t) => {
-  const dir = withDir(t, 'fail-efbig');
+  const dir = temporaryDirectory(t, 'fail-efbig');
   // ulimit -f counts 1024-byte blocks in bash: 1 MiB per file.
   const result = spawnSync('bash', ['-c', `ulimit -f 1024 && exec "${process.execPath}" "${CHILD}" fill "${dir}"`], { encoding: 'utf8' });
   const lines = result.stdout.split('\n').filter((line) => line.length > 0);

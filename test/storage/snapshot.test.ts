@@ -12,7 +12,8 @@ import { SnapshotWriter } from '../../src/storage/snapshot-store.js';
 import { nodeFileIo } from '../../src/storage/io.js';
 import { crc32c } from '../../src/storage/crc32c.js';
 import type { SnapshotMeta } from '../../src/raft/types.js';
-import { entryData, entryIsGenuine, makeEntries, segmentFiles, snapshotData, withDir } from './fixtures/helpers.js';
+import { entryData, entryIsGenuine, makeEntries, segmentFiles, snapshotData } from './fixtures/helpers.js';
+import { temporaryDirectory } from '../support/helpers.js';
 
 const SMALL: RaftStorageOptions = { segmentSizeBytes: 64 * 1024, cacheMaxBytes: 4 * 1024 };
 const CONF = { voters: ['n1', 'n2', 'n3'], learners: [] };
@@ -47,7 +48,7 @@ function snapshotFiles(dir: string): string[] {
 }
 
 t.test('saving a snapshot compacts whole segments and a restart starts after it', async (t) => {
-  const dir = withDir(t, 'snap-save');
+  const dir = temporaryDirectory(t, 'snap-save');
   const storage = await logOf(dir, 3000);
   const segmentsBefore = segmentFiles(dir).length;
   storage.saveSnapshot(meta(2000, 1), entryData(2000, 1, 5000));
@@ -68,7 +69,7 @@ t.test('saving a snapshot compacts whole segments and a restart starts after it'
 });
 
 t.test('segments left over by a crash during compaction are removed on recovery', async (t) => {
-  const dir = withDir(t, 'snap-leftover');
+  const dir = temporaryDirectory(t, 'snap-leftover');
   const storage = await logOf(dir, 3000);
   const before = new Map(segmentFiles(dir).map((file) => [file, fs.readFileSync(file)]));
   storage.saveSnapshot(meta(2500, 1), entryData(2500, 1, 100));
@@ -85,7 +86,7 @@ t.test('segments left over by a crash during compaction are removed on recovery'
 });
 
 t.test('old snapshot files are pruned, keeping the newest N', async (t) => {
-  const dir = withDir(t, 'snap-prune');
+  const dir = temporaryDirectory(t, 'snap-prune');
   const storage = await logOf(dir, 400);
   for (const index of [100, 200, 300, 400]) storage.saveSnapshot(meta(index, 1), entryData(index, 1, 64));
   t.same(snapshotFiles(dir), ['snap-000000000000012c-0000000000000001.snap', 'snap-0000000000000190-0000000000000001.snap']);
@@ -93,7 +94,7 @@ t.test('old snapshot files are pruned, keeping the newest N', async (t) => {
 });
 
 t.test('installing a snapshot discards the whole log and the log restarts after it', async (t) => {
-  const dir = withDir(t, 'snap-install');
+  const dir = temporaryDirectory(t, 'snap-install');
   const storage = await logOf(dir, 500, 1);
   const staging = storage.stageSnapshot(meta(900, 3));
   const data = entryData(900, 3, 1000);
@@ -116,7 +117,7 @@ t.test('installing a snapshot discards the whole log and the log restarts after 
 });
 
 t.test('a crash between writing an installed snapshot and discarding the log is repaired', async (t) => {
-  const dir = withDir(t, 'snap-interrupted');
+  const dir = temporaryDirectory(t, 'snap-interrupted');
   const storage = await logOf(dir, 500, 1);
   await storage.close();
   // The snapshot file is durable, the old conflicting log is still there.
@@ -131,8 +132,8 @@ t.test('a crash between writing an installed snapshot and discarding the log is 
 });
 
 t.test('a snapshot streamed in chunks is verified, then installed', async (t) => {
-  const leaderDir = withDir(t, 'snap-leader');
-  const followerDir = withDir(t, 'snap-follower');
+  const leaderDir = temporaryDirectory(t, 'snap-leader');
+  const followerDir = temporaryDirectory(t, 'snap-follower');
   const leader = await logOf(leaderDir, 1000, 2);
   const image = entryData(1000, 2, 300_000);
   leader.saveSnapshot(meta(1000, 2), image);
@@ -161,7 +162,7 @@ t.test('a snapshot streamed in chunks is verified, then installed', async (t) =>
 });
 
 t.test('a damaged newest snapshot stops the node with file and offset', async (t) => {
-  const dir = withDir(t, 'snap-corrupt');
+  const dir = temporaryDirectory(t, 'snap-corrupt');
   const storage = await logOf(dir, 300);
   storage.saveSnapshot(meta(100, 1), entryData(100, 1, 2000));
   storage.saveSnapshot(meta(200, 1), entryData(200, 1, 2000));
@@ -180,7 +181,7 @@ t.test('a damaged newest snapshot stops the node with file and offset', async (t
 });
 
 t.test('a snapshot the core accepted is still staged when later streams finish first', async (t) => {
-  const dir = withDir(t, 'snap-staged-many');
+  const dir = temporaryDirectory(t, 'snap-staged-many');
   const storage = await logOf(dir, 100, 1);
   const older = entryData(500, 2, 4000);
   const newer = entryData(600, 3, 4000);
@@ -195,7 +196,7 @@ t.test('a snapshot the core accepted is still staged when later streams finish f
 });
 
 t.test('staging is bounded: beyond the limit a new stream is refused, none already staged is dropped', async (t) => {
-  const dir = withDir(t, 'snap-staged-bound');
+  const dir = temporaryDirectory(t, 'snap-staged-bound');
   const storage = await logOf(dir, 10, 1);
   for (let i = 1; i <= MAX_STAGED_SNAPSHOTS; i++) stage(storage, meta(100 * i, 2), entryData(100 * i, 2, 100));
   t.throws(() => storage.stageSnapshot(meta(5000, 2)), /await installation, the most kept/);
@@ -210,7 +211,7 @@ t.test('staging is bounded: beyond the limit a new stream is refused, none alrea
 });
 
 t.test('a snapshot may keep a catch-up tail of entries below it; a restart drops the tail', async (t) => {
-  const dir = withDir(t, 'snap-tail');
+  const dir = temporaryDirectory(t, 'snap-tail');
   const storage = await logOf(dir, 3000);
   storage.saveSnapshot(meta(2000, 1), entryData(2000, 1, 500), 300);
   t.equal(storage.snapshotMeta().index, 2000);

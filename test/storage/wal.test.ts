@@ -11,7 +11,8 @@ import type { RaftStorageOptions } from '../../src/storage/raft-storage.js';
 import { StorageCorruptionError } from '../../src/storage/errors.js';
 import type { StorageLogEvent } from '../../src/storage/wal.js';
 import type { Entry } from '../../src/raft/types.js';
-import { entryIsGenuine, makeEntries, makeEntry, segmentFiles, testSeed, withDir, catchError } from './fixtures/helpers.js';
+import { entryIsGenuine, makeEntries, makeEntry, segmentFiles, testSeed, catchError } from './fixtures/helpers.js';
+import { temporaryDirectory } from '../support/helpers.js';
 
 const SMALL: RaftStorageOptions = { segmentSizeBytes: 64 * 1024, cacheMaxBytes: 4 * 1024 };
 
@@ -22,7 +23,7 @@ function allEntries(storage: RaftStorage): Entry[] {
 }
 
 t.test('a fresh storage is empty and term(firstIndex-1) is the snapshot term', async (t) => {
-  const dir = withDir(t, 'fresh');
+  const dir = temporaryDirectory(t, 'fresh');
   const storage = RaftStorage.open(dir, SMALL);
   t.equal(storage.firstIndex(), 1);
   t.equal(storage.lastIndex(), 0);
@@ -34,7 +35,7 @@ t.test('a fresh storage is empty and term(firstIndex-1) is the snapshot term', a
 });
 
 t.test('entries survive a restart across many segments and are read back from disk', async (t) => {
-  const dir = withDir(t, 'restart');
+  const dir = temporaryDirectory(t, 'restart');
   const storage = RaftStorage.open(dir, SMALL);
   for (let from = 1; from <= 3000; from += 100) {
     storage.append(makeEntries(from, from + 99, 1 + Math.floor(from / 1000)));
@@ -59,7 +60,7 @@ t.test('entries survive a restart across many segments and are read back from di
 t.test('a conflicting suffix is truncated durably, also across segments', async (t) => {
   const seed = testSeed();
   const prng = new Prng(seed);
-  const dir = withDir(t, 'truncate');
+  const dir = temporaryDirectory(t, 'truncate');
   let storage = RaftStorage.open(dir, SMALL);
   const model: Entry[] = [];
   let term = 1;
@@ -88,7 +89,7 @@ t.test('a conflicting suffix is truncated durably, also across segments', async 
 });
 
 t.test('sync coalesces concurrent callers and resolves only after data is written', async (t) => {
-  const dir = withDir(t, 'group');
+  const dir = temporaryDirectory(t, 'group');
   const storage = RaftStorage.open(dir, SMALL);
   const syncs: Promise<void>[] = [];
   for (let i = 0; i < 50; i++) {
@@ -105,7 +106,7 @@ t.test('sync coalesces concurrent callers and resolves only after data is writte
 });
 
 t.test('hard state: term and vote are durable at once, commit never exceeds the last index', async (t) => {
-  const dir = withDir(t, 'hardstate');
+  const dir = temporaryDirectory(t, 'hardstate');
   const storage = RaftStorage.open(dir, SMALL);
   storage.append(makeEntries(1, 10, 3));
   storage.setHardState({ term: 3, vote: 'n2', commit: 0 });
@@ -128,7 +129,7 @@ t.test('hard state: term and vote are durable at once, commit never exceeds the 
 t.test('a torn tail at any length is cut and reported; everything before it stays', async (t) => {
   const seed = testSeed();
   const prng = new Prng(seed);
-  const dir = withDir(t, 'torn');
+  const dir = temporaryDirectory(t, 'torn');
   const { files, restore } = await writeFixtureLog(dir);
   const last = files.at(-1) as string;
   const lastBytes = fs.statSync(last).size;
@@ -151,7 +152,7 @@ t.test('a torn tail at any length is cut and reported; everything before it stay
 t.test('flipped bytes: cut in the last segment, fatal with file and offset anywhere else', async (t) => {
   const seed = testSeed();
   const prng = new Prng(seed);
-  const dir = withDir(t, 'flip');
+  const dir = temporaryDirectory(t, 'flip');
   const { files, restore } = await writeFixtureLog(dir);
   for (let trial = 0; trial < 60; trial++) {
     restore();
@@ -179,7 +180,7 @@ t.test('flipped bytes: cut in the last segment, fatal with file and offset anywh
 });
 
 t.test('a damaged record read back from disk is an error, not a wrong answer', async (t) => {
-  const dir = withDir(t, 'readback');
+  const dir = temporaryDirectory(t, 'readback');
   const storage = RaftStorage.open(dir, { ...SMALL, cacheMaxBytes: 0 });
   storage.append(makeEntries(1, 100, 1));
   await storage.sync();

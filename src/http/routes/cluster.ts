@@ -4,7 +4,6 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { ClusterStatus, MemberStatus } from '../../node/service.js';
-import type { Role } from '../../raft/types.js';
 import { unreachable } from '../../lib/assert.js';
 import { submitAdmin } from '../flows.js';
 import { addRoute, ok, type RouteContext } from '../route.js';
@@ -33,7 +32,7 @@ export function registerClusterRoutes(app: FastifyInstance, context: RouteContex
 }
 
 /** Role names in the API are snake_case like every other name in it. */
-function roleName(role: Role): string {
+function roleName(role: ClusterStatus['role']): string {
   switch (role) {
     case 'follower':
     case 'candidate':

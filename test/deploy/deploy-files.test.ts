@@ -19,7 +19,13 @@ import t from 'tap';
 import { parse, parseAllDocuments } from 'yaml';
 import { deployPath, hasCommand, installPrometheus, readRepoFile, repoRoot } from './monitoring-files.js';
 
-type Yaml = any;
+/** A parsed YAML value: read with `at`, never trusted to have a shape. */
+type Yaml = unknown;
+/** The member at `path` of a parsed YAML value, or undefined where the path leads nowhere. */
+const at = (value: Yaml, ...path: (string | number)[]): Yaml =>
+  path.reduce<Yaml>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<string | number, Yaml>)[key] : undefined), value);
+const list = (value: Yaml): Yaml[] => (Array.isArray(value) ? (value as Yaml[]) : []);
+const record = (value: Yaml): Record<string, Yaml> => (typeof value === 'object' && value !== null ? (value as Record<string, Yaml>) : {});
 const LEDGERD_ENTRY = 'dist/src/cli/ledgerd.js';
 
 t.test('Dockerfile: two stages, non-root, data volume, health check on /readyz, every copied path exists', async (t) => {
@@ -58,37 +64,38 @@ t.test('compose: three nodes wired to each other, Prometheus and Grafana provisi
   const here = dirname(composePath);
   const nodes = ['n1', 'n2', 'n3'];
   for (const id of nodes) {
-    const service = compose.services[id];
-    t.equal(service?.environment?.LEDGER_ID, id, `${id} has its id`);
-    t.equal(service.environment.LEDGER_PEERS, nodes.map((peer) => `${peer}=http://${peer}:7001`).join(','), `${id} reaches every peer by its service name`);
-    t.equal(service.environment.LEDGER_LISTEN, '0.0.0.0:7001');
-    t.match(service.environment.LEDGER_CLUSTER_SECRET, /^\$\{LEDGER_CLUSTER_SECRET:\?/, 'a cluster secret is required');
-    t.match(service.environment.LEDGER_TOKENS, /^\$\{LEDGER_TOKENS:\?/, 'tokens are required');
-    t.same(service.volumes, [`${id}-data:/data`], `${id} keeps its data on its own volume`);
-    t.ok(`${id}-data` in compose.volumes);
-    t.ok(existsSync(resolve(here, service.build.context, service.build.dockerfile)), 'built from deploy/docker/Dockerfile');
-    t.equal(service.stop_signal, 'SIGTERM');
+    const service = at(compose, 'services', id);
+    const environment = (name: string): Yaml => at(service, 'environment', name);
+    t.equal(environment('LEDGER_ID'), id, `${id} has its id`);
+    t.equal(environment('LEDGER_PEERS'), nodes.map((peer) => `${peer}=http://${peer}:7001`).join(','), `${id} reaches every peer by its service name`);
+    t.equal(environment('LEDGER_LISTEN'), '0.0.0.0:7001');
+    t.match(String(environment('LEDGER_CLUSTER_SECRET')), /^\$\{LEDGER_CLUSTER_SECRET:\?/, 'a cluster secret is required');
+    t.match(String(environment('LEDGER_TOKENS')), /^\$\{LEDGER_TOKENS:\?/, 'tokens are required');
+    t.same(at(service, 'volumes'), [`${id}-data:/data`], `${id} keeps its data on its own volume`);
+    t.ok(`${id}-data` in record(at(compose, 'volumes')));
+    t.ok(existsSync(resolve(here, String(at(service, 'build', 'context')), String(at(service, 'build', 'dockerfile')))), 'built from deploy/docker/Dockerfile');
+    t.equal(at(service, 'stop_signal'), 'SIGTERM');
   }
   const mounts = (name: string): [string, string][] =>
-    (compose.services[name].volumes as string[]).filter((v) => v.startsWith('.')).map((v) => v.split(':').slice(0, 2) as [string, string]);
+    list(at(compose, 'services', name, 'volumes')).map(String).filter((v) => v.startsWith('.')).map((v) => v.split(':').slice(0, 2) as [string, string]);
   for (const name of ['prometheus', 'grafana']) {
     for (const [source] of mounts(name)) t.ok(existsSync(resolve(here, source)), `${name} mounts ${source}, which exists`);
   }
   t.same(mounts('prometheus').map(([source]) => resolve(here, source)), [join(here, 'prometheus.yml'), deployPath('prometheus', 'alerts.yml')]);
-  const provider = parse(readFileSync(deployPath('grafana', 'provisioning', 'dashboards', 'raft-ledger.yml'), 'utf8'));
+  const provider: Yaml = parse(readFileSync(deployPath('grafana', 'provisioning', 'dashboards', 'raft-ledger.yml'), 'utf8'));
   const dashboards = mounts('grafana').find(([source]) => resolve(here, source) === deployPath('grafana', 'dashboards'));
-  t.equal(dashboards?.[1], provider.providers[0].options.path, 'dashboards are mounted where the provider loads them');
+  t.equal(dashboards?.[1], at(provider, 'providers', 0, 'options', 'path'), 'dashboards are mounted where the provider loads them');
   t.ok(mounts('grafana').some(([source, target]) => resolve(here, source) === deployPath('grafana', 'provisioning') && target === '/etc/grafana/provisioning'));
-  t.equal(compose.services.grafana.environment.PROMETHEUS_URL, 'http://prometheus:9090', "the datasource's $PROMETHEUS_URL");
+  t.equal(at(compose, 'services', 'grafana', 'environment', 'PROMETHEUS_URL'), 'http://prometheus:9090', "the datasource's $PROMETHEUS_URL");
 
   // Same rules and scrape settings as deploy/prometheus/prometheus.yml; only targets and the cluster label differ.
   const base: Yaml = parse(readFileSync(deployPath('prometheus', 'prometheus.yml'), 'utf8'));
   const inCompose: Yaml = parse(readFileSync(join(here, 'prometheus.yml'), 'utf8'));
-  const withoutTargets = (config: Yaml) => ({ ...config, global: { ...config.global, external_labels: {} },
-    scrape_configs: config.scrape_configs.map((job: Yaml) => ({ ...job, static_configs: undefined })) });
+  const withoutTargets = (config: Yaml) => ({ ...record(config), global: { ...record(at(config, 'global')), external_labels: {} },
+    scrape_configs: list(at(config, 'scrape_configs')).map((job) => ({ ...record(job), static_configs: undefined })) });
   t.same(withoutTargets(inCompose), withoutTargets(base));
-  t.same(inCompose.scrape_configs[0].static_configs[0].targets, nodes.map((id) => `${id}:7001`));
-  t.ok('node-exporter' in compose.services, 'the node job has its target');
+  t.same(at(inCompose, 'scrape_configs', 0, 'static_configs', 0, 'targets'), nodes.map((id) => `${id}:7001`));
+  t.ok('node-exporter' in record(at(compose, 'services')), 'the node job has its target');
 
   const install = installPrometheus();
   if (!install.ok) {
@@ -106,46 +113,48 @@ t.test('compose: three nodes wired to each other, Prometheus and Grafana provisi
 });
 
 const validators: Record<string, (document: Yaml) => { validate(): void }> = {
-  'v1/Service': (document) => new Service(document),
-  'policy/v1/PodDisruptionBudget': (document) => new PodDisruptionBudget(document),
-  'apps/v1/StatefulSet': (document) => new StatefulSet(document),
+  'v1/Service': (document) => new Service(record(document)),
+  'policy/v1/PodDisruptionBudget': (document) => new PodDisruptionBudget(record(document)),
+  'apps/v1/StatefulSet': (document) => new StatefulSet(record(document)),
 };
 
 t.test('Kubernetes: manifests valid against the API schemas, StatefulSet + headless Service + readiness + PDB + graceful stop', async (t) => {
   const documents: Yaml[] = parseAllDocuments(readFileSync(deployPath('kubernetes', 'raft-ledger.yaml'), 'utf8')).map((document) => document.toJSON());
   const byKind = new Map<string, Yaml[]>();
   for (const document of documents) {
-    const key = `${document.apiVersion}/${document.kind}`;
+    const kind = String(at(document, 'kind'));
+    const key = `${String(at(document, 'apiVersion'))}/${kind}`;
     const validator = validators[key];
     if (validator === undefined) {
       t.fail(`no schema check for ${key}`);
       continue;
     }
-    t.doesNotThrow(() => validator(document).validate(), `${key} ${document.metadata.name} is valid`);
-    byKind.set(document.kind, [...(byKind.get(document.kind) ?? []), document]);
+    t.doesNotThrow(() => validator(document).validate(), `${key} ${String(at(document, 'metadata', 'name'))} is valid`);
+    byKind.set(kind, [...(byKind.get(kind) ?? []), document]);
   }
   const [statefulSet] = byKind.get('StatefulSet') ?? [];
   const services = byKind.get('Service') ?? [];
   const [budget] = byKind.get('PodDisruptionBudget') ?? [];
-  const headless = services.find((service) => service.spec.clusterIP === 'None');
-  t.equal(statefulSet.spec.serviceName, headless?.metadata.name, 'the StatefulSet names the headless Service');
-  t.equal(headless?.spec.publishNotReadyAddresses, true, 'peers resolve each other before they are ready (readiness needs a leader)');
-  const labels = statefulSet.spec.template.metadata.labels;
-  for (const selector of [...services.map((s) => s.spec.selector), budget.spec.selector.matchLabels, statefulSet.spec.selector.matchLabels]) {
+  const headless = services.find((service) => at(service, 'spec', 'clusterIP') === 'None');
+  const headlessName = at(headless, 'metadata', 'name');
+  t.equal(at(statefulSet, 'spec', 'serviceName'), headlessName, 'the StatefulSet names the headless Service');
+  t.equal(at(headless, 'spec', 'publishNotReadyAddresses'), true, 'peers resolve each other before they are ready (readiness needs a leader)');
+  const labels = at(statefulSet, 'spec', 'template', 'metadata', 'labels');
+  for (const selector of [...services.map((s) => at(s, 'spec', 'selector')), at(budget, 'spec', 'selector', 'matchLabels'), at(statefulSet, 'spec', 'selector', 'matchLabels')]) {
     t.same(selector, labels, 'selects the pods');
   }
-  t.equal(budget.spec.maxUnavailable, 1, 'a voluntary disruption takes at most one of three voters');
-  const pod = statefulSet.spec.template.spec;
-  const [container] = pod.containers;
-  t.equal(container.readinessProbe.httpGet.path, '/readyz');
-  t.equal(container.livenessProbe.httpGet.path, '/healthz');
-  t.equal(pod.securityContext.runAsNonRoot, true);
-  t.ok(pod.terminationGracePeriodSeconds >= 20, 'time for the hand-over and the bounded shutdown before SIGKILL');
-  const env = Object.fromEntries(container.env.map((variable: Yaml) => [variable.name, variable.value ?? variable.valueFrom]));
-  t.same(env.LEDGER_ID, { fieldRef: { fieldPath: 'metadata.name' } }, 'each pod is the node named like it');
-  const pods = Array.from({ length: statefulSet.spec.replicas }, (_, ordinal) => `${statefulSet.metadata.name}-${ordinal}`);
-  t.equal(env.LEDGER_PEERS, pods.map((name) => `${name}=http://${name}.${headless?.metadata.name}:7001`).join(','), 'every replica is a founding voter at its stable DNS name');
-  t.equal(container.volumeMounts.find((mount: Yaml) => mount.mountPath === env.LEDGER_DATA)?.name, statefulSet.spec.volumeClaimTemplates[0].metadata.name, 'data on the claim');
+  t.equal(at(budget, 'spec', 'maxUnavailable'), 1, 'a voluntary disruption takes at most one of three voters');
+  const pod = at(statefulSet, 'spec', 'template', 'spec');
+  const container = at(pod, 'containers', 0);
+  t.equal(at(container, 'readinessProbe', 'httpGet', 'path'), '/readyz');
+  t.equal(at(container, 'livenessProbe', 'httpGet', 'path'), '/healthz');
+  t.equal(at(pod, 'securityContext', 'runAsNonRoot'), true);
+  t.ok(Number(at(pod, 'terminationGracePeriodSeconds')) >= 20, 'time for the hand-over and the bounded shutdown before SIGKILL');
+  const env: Record<string, Yaml> = Object.fromEntries(list(at(container, 'env')).map((variable) => [String(at(variable, 'name')), at(variable, 'value') ?? at(variable, 'valueFrom')]));
+  t.same(env['LEDGER_ID'], { fieldRef: { fieldPath: 'metadata.name' } }, 'each pod is the node named like it');
+  const pods = Array.from({ length: Number(at(statefulSet, 'spec', 'replicas')) }, (_, ordinal) => `${String(at(statefulSet, 'metadata', 'name'))}-${ordinal}`);
+  t.equal(env['LEDGER_PEERS'], pods.map((name) => `${name}=http://${name}.${String(headlessName)}:7001`).join(','), 'every replica is a founding voter at its stable DNS name');
+  t.equal(at(list(at(container, 'volumeMounts')).find((mount) => at(mount, 'mountPath') === env['LEDGER_DATA']), 'name'), at(statefulSet, 'spec', 'volumeClaimTemplates', 0, 'metadata', 'name'), 'data on the claim');
 });
 
 t.test('systemd units pass systemd-analyze verify', async (t) => {

@@ -47,11 +47,17 @@ export class EventStreamClient {
 
   /** Resolves once `count` events arrived in total; rejects after timeoutMs. */
   async waitFor(count: number, timeoutMs = 15_000): Promise<StreamEvent[]> {
+    await this.waitUntil((events) => events.length >= count, `${count} events`, timeoutMs);
+    return this.events.slice(0, count);
+  }
+
+  /** Resolves once `done` holds for the events received so far; rejects after timeoutMs or when the stream ends first. */
+  async waitUntil(done: (events: readonly StreamEvent[]) => boolean, what: string, timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.events.length < count) {
-      if (this.ended) throw new Error(`stream ended after ${this.events.length} of ${count} events`);
+    while (!done(this.events)) {
+      if (this.ended) throw new Error(`stream ended after ${this.events.length} events, before ${what}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`only ${this.events.length} of ${count} events after ${timeoutMs} ms`);
+      if (left <= 0) throw new Error(`no ${what} after ${timeoutMs} ms (${this.events.length} events)`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {
@@ -60,7 +66,6 @@ export class EventStreamClient {
         });
       });
     }
-    return this.events.slice(0, count);
   }
 
   /** Starts reading a stream opened paused. */

@@ -7,6 +7,7 @@ import t, { type Test } from 'tap';
 import type { AddressInfo } from 'node:net';
 import type { Command } from '../../src/ledger/index.js';
 import { EVENT_PAGE_ROWS } from '../../src/ledger/index.js';
+import { MAX_OPEN_STREAMS } from '../../src/http/routes/events.js';
 import { testApp, type TestApp } from './helpers.js';
 import { EventStreamClient, eventIdKey } from './sse.js';
 
@@ -153,3 +154,23 @@ function compare(a: string, b: string): number {
   const [bi, bs] = eventIdKey(b);
   return ai - bi || as - bs;
 }
+
+t.test('open streams are bounded: one more answers 429 overloaded, and a closed one frees its place', async (t) => {
+  const setup = await listening(t);
+  await seed(setup);
+  const streams: EventStreamClient[] = [];
+  for (let n = 0; n < MAX_OPEN_STREAMS; n++) streams.push(await openStream(t, setup.url, '/v1/events?from_index=8'));
+  t.ok(streams.every((s) => s.status === 200));
+  const refused = await openStream(t, setup.url, '/v1/events');
+  await refused.waitFor(1, 2000).catch(() => undefined);
+  t.equal(refused.status, 429);
+  t.equal(JSON.parse(refused.body).error.code, 'overloaded');
+  t.ok(refused.headers['retry-after'] !== undefined, 'with Retry-After');
+  streams[0]?.close();
+  let again: EventStreamClient | undefined;
+  for (let attempt = 0; attempt < 50 && again?.status !== 200; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    again = await openStream(t, setup.url, '/v1/events?from_index=8');
+  }
+  t.equal(again?.status, 200);
+});

@@ -21,6 +21,9 @@ import { eventsQuerySchema } from '../request-schemas.js';
 import { addRoute, failed, ignoredBody, noParams, type Answer, type RouteContext } from '../route.js';
 
 export const KEEPALIVE_MS = 15_000;
+/** Open streams per node: each holds a socket and at most one page, so a bound on both. */
+export const MAX_OPEN_STREAMS = 64;
+const STREAMS_RETRY_AFTER_MS = 5000;
 const LAST_EVENT_ID = /^([0-9]{1,16})(?:\.([1-9][0-9]{0,5}))?$/;
 
 export function registerEventRoutes(app: FastifyInstance, context: RouteContext): void {
@@ -40,7 +43,11 @@ export function registerEventRoutes(app: FastifyInstance, context: RouteContext)
           path: start.field, code: 'too_big', message: `${start.field} ${start.position.index} is beyond this node's commit index ${known}; resume from at most ${known + 1}`,
         }]));
       }
+      const full = (): Answer => failed(nodeErrorToApi({ code: 'overloaded', retryAfterMs: STREAMS_RETRY_AFTER_MS }));
+      if (open.size >= MAX_OPEN_STREAMS) return full();
       const first = await readPage(context, start.position, undefined);
+      // Others may have opened streams while this one read its first page.
+      if (open.size >= MAX_OPEN_STREAMS) return full();
       if (!first.ok) {
         const error = first.error;
         // A stale read is served where it arrives: it never answers not_leader.

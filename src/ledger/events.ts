@@ -79,7 +79,8 @@ export function readEventPage(statement: Statement, from: EventPosition, upTo: n
     cutoff = from.index + 1;
   }
   const end = cutoff === undefined ? upTo + 1 : cutoff;
-  const events = positioned(fetched, end).slice(from.skip);
+  // Only changes of the first entry are skipped, however large `skip` is (a Last-Event-ID the client made up).
+  const events = positioned(fetched, end).filter((event) => event.index !== from.index || Math.max(1, event.sub) > from.skip);
   return { events, next: { index: end, skip: 0 } };
 }
 

@@ -56,6 +56,8 @@ t.test('page boundaries fall between entries, and skip resumes inside one', asyn
   const resumed = machine.queries.eventPage({ index: 7, skip: 12 });
   t.same([resumed.events[0]?.index, resumed.events[0]?.sub], [7, 13]);
   t.equal(resumed.events[0]?.event.record && 'id' in resumed.events[0].event.record ? resumed.events[0].event.record.id : undefined, 'e6.12');
+  const overSkipped = machine.queries.eventPage({ index: 7, skip: 99 });
+  t.same([overSkipped.events[0]?.index, overSkipped.events[0]?.sub], [8, 1], 'a skip past the entry skips that entry only');
   const beyond = machine.queries.eventPage({ index: 41, skip: 0 });
   t.same(beyond, { events: [], next: { index: 41, skip: 0 } }, 'nothing past the applied index');
   machine.close();

@@ -25,6 +25,7 @@ import { apiError, errorBody, type ApiError } from './errors.js';
 import { Forwarder } from './forward.js';
 import { shuttingDownError } from './node-errors.js';
 import { sendError, type RouteContext } from './route.js';
+import { registerEventRoutes } from './routes/events.js';
 import { registerClusterRoutes } from './routes/cluster.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerInventoryRoutes } from './routes/inventory.js';
@@ -159,6 +160,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     registerLedgerRoutes(api, context);
     registerInventoryRoutes(api, context);
     registerClusterRoutes(api, context);
+    registerEventRoutes(api, context);
   });
   return app;
 }

@@ -99,6 +99,9 @@ export const transfersPageShape = {
   limit: integerParameter('limit', 1, MAX_TRANSFERS_PAGE).optional(),
 };
 
+/** GET /v1/events: the first log index whose changes to send (Last-Event-ID, when sent, wins). */
+export const eventsQuerySchema = z.strictObject({ from_index: integerParameter('from_index', 0, Number.MAX_SAFE_INTEGER).optional() });
+
 const nodeUrlSchema = z.url({ protocol: /^https?$/, error: 'url must be an http:// or https:// URL' });
 
 export const addMemberSchema = z.strictObject({ id: idSchema, url: nodeUrlSchema, voter: z.boolean().optional() });

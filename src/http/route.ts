@@ -33,7 +33,9 @@ export interface RouteContext {
 export type Answer =
   | { readonly kind: 'json'; readonly status: number; readonly body: unknown }
   | { readonly kind: 'error'; readonly error: ApiError }
-  | { readonly kind: 'forwarded'; readonly answer: ForwardedAnswer };
+  | { readonly kind: 'forwarded'; readonly answer: ForwardedAnswer }
+  /** The handler took over the socket (reply.hijack) and answered on it itself. */
+  | { readonly kind: 'streamed' };
 
 export const ok = (body: unknown): Answer => ({ kind: 'json', status: 200, body });
 export const failed = (error: ApiError): Answer => ({ kind: 'error', error });
@@ -110,6 +112,8 @@ export function sendAnswer(reply: FastifyReply, answer: Answer): FastifyReply {
       return sendError(reply, answer.error);
     case 'forwarded':
       return reply.code(answer.answer.status).headers(answer.answer.headers).send(answer.answer.body);
+    case 'streamed':
+      return reply;
     default:
       return unreachable(answer, 'answer');
   }

@@ -7,6 +7,7 @@ import type { ReservationLine } from './schemas.js';
 import {
   FLAG_CREDITS_MUST_NOT_EXCEED_DEBITS, FLAG_DEBITS_MUST_NOT_EXCEED_CREDITS, transferRowColumns, transferRowFromDb, type TransferRow, type TransferStatus,
 } from './transfers.js';
+import { readEventPage, type EventPage, type EventPosition } from './events.js';
 import { reservationRowFromDb, selectReservationRow, type ReservationStatus } from './inventory.js';
 
 export const MAX_TRANSFERS_PAGE = 1000;
@@ -108,6 +109,14 @@ export class LedgerQueries {
     return { sku, on_hand: onHand, reserved, available: onHand - reserved, ...metadataField(row) };
   }
 
+  /** The changes of whole applied entries from `from` on, one bounded page (events.ts). */
+  eventPage(from: EventPosition): EventPage {
+    return this.db.transaction(() => {
+      const meta = this.statement('SELECT applied_index FROM meta').get() as Row;
+      return readEventPage(this.statement, from, Number(meta['applied_index']));
+    })();
+  }
+
   reservation(id: string): ReservationView | undefined {
     const row = this.statement(selectReservationRow).get(id) as Row | undefined;
     return row === undefined ? undefined : reservationRowFromDb(row);
@@ -122,7 +131,7 @@ function metadataOf(metadata: string | null): { metadata?: unknown } {
   return metadata === null ? {} : { metadata: JSON.parse(metadata) as unknown };
 }
 
-function accountView(row: Row): AccountView {
+export function accountView(row: Row): AccountView {
   const flags = Number(row['flags']);
   const debitsPending = row['debits_pending'] as bigint;
   const debitsPosted = row['debits_posted'] as bigint;
@@ -146,7 +155,7 @@ function accountView(row: Row): AccountView {
   };
 }
 
-function transferView(raw: Row): TransferView {
+export function transferView(raw: Row): TransferView {
   const row: TransferRow = transferRowFromDb(raw);
   return {
     seq: Number(raw['seq']),

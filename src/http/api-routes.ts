@@ -4,12 +4,12 @@
 // (openapi.ts) is generated from them, and the client (client/) calls them by
 // the same names, so the three cannot describe different APIs.
 
-import type { z } from 'zod';
+import { z } from 'zod';
 import { accountsRequestSchema, adjustRequestSchema, itemsRequestSchema, reservationRequestSchema, transfersRequestSchema } from '../ledger/index.js';
 import type { Scope } from './auth.js';
 import type { ErrorCode } from './errors.js';
 import {
-  accountIdsShape, addMemberSchema, emptyBodySchema, idParamsSchema, ignoredBody, leadershipSchema, noParams, readQuerySchema, skuParamsSchema, transfersPageShape,
+  accountIdsShape, addMemberSchema, emptyBodySchema, eventsQuerySchema, idParamsSchema, ignoredBody, leadershipSchema, noParams, readQuerySchema, skuParamsSchema, transfersPageShape,
   writeQuerySchema,
 } from './request-schemas.js';
 import * as answers from './response-schemas.js';
@@ -80,4 +80,16 @@ export function apiRoutes(maxWaitMs: number) {
 }
 
 export type ApiRoutes = ReturnType<typeof apiRoutes>;
+
+/**
+ * GET /v1/events, the change stream: registered and documented like the table's
+ * routes, but kept out of the table, whose operations answer JSON (the client
+ * and the answer-shape checks walk it); this one answers text/event-stream.
+ */
+export const eventsRoute = route({
+  operationId: 'getEvents',
+  summary: 'Every applied ledger change in log order, as server-sent events; resumable with Last-Event-ID, served by any node',
+  kind: 'read', method: 'GET', url: '/v1/events', scope: 'read', params: noParams, query: eventsQuerySchema, body: ignoredBody,
+  response: z.string(),
+});
 export type OperationId = keyof ApiRoutes;

@@ -10,10 +10,10 @@
 // (errors.ts) that it can answer with; every answer carries the Raft headers.
 
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig, type RouteConfig } from '@asteasolutions/zod-to-openapi';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { acceptedBodyForms } from '../ledger/index.js';
 import { unreachable } from '../lib/assert.js';
-import type { ApiRoute, ApiRoutes } from './api-routes.js';
+import { eventsRoute, type ApiRoute, type ApiRoutes } from './api-routes.js';
 import { errorCatalogue, type ErrorCode } from './errors.js';
 import { OPENAPI_PATH } from './openapi-path.js';
 import { errorBodySchema, healthSchema, readySchema } from './response-schemas.js';
@@ -169,6 +169,7 @@ export function buildOpenApiDocument(routes: ApiRoutes): object {
   registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'scopes: read, write, admin' });
   for (const [name, header] of Object.entries(headers)) registry.registerComponent('headers', name, header);
   for (const route of Object.values(routes) as AnyRoute[]) registry.registerPath(operationOf(route, registry));
+  registerEventStream(registry);
   registerOpenRoutes(registry);
   // Any unknown method or path; not an answer of a listed operation, but part of the contract.
   errorResponses(['route_not_found'], registry);
@@ -181,6 +182,20 @@ export function buildOpenApiDocument(routes: ApiRoutes): object {
       { name: 'admin', description: 'operator actions' },
       { name: 'probe', description: 'health, readiness, metrics and this document (no auth)' },
     ],
+  });
+}
+
+/** GET /v1/events: a read like the table's, answering a server-sent event stream instead of JSON (docs/api.md, "Change stream"). */
+function registerEventStream(registry: OpenAPIRegistry): void {
+  const operation = operationOf(eventsRoute as AnyRoute, registry);
+  const described = 'text/event-stream: `id: <index>[.<n>]` and `data: {"kind", "index", "record"}` per change, in log order; `: keep-alive` comments while caught up';
+  registry.registerPath({
+    ...operation,
+    request: { ...operation.request, headers: z.object({ 'last-event-id': z.string().optional().describe('resume after this event id (wins over from_index)') }) },
+    responses: {
+      ...operation.responses,
+      200: { description: described, headers: headerRefs([...EVERY_ANSWER, 'X-Staleness-Ms', 'X-Raft-Lag-Entries']), content: { 'text/event-stream': { schema: z.string() } } },
+    },
   });
 }
 

@@ -9,7 +9,7 @@ import type { Command } from '../../src/ledger/index.js';
 import { EVENT_PAGE_ROWS } from '../../src/ledger/index.js';
 import { MAX_OPEN_STREAMS } from '../../src/http/routes/events.js';
 import { testApp, type TestApp } from './helpers.js';
-import { EventStreamClient, eventIdKey } from './sse.js';
+import { EventStreamClient, eventIdKey, type StreamEvent } from './sse.js';
 
 async function listening(t: Test, options: Parameters<typeof testApp>[1] = {}): Promise<TestApp & { url: string }> {
   const setup = testApp(t, options);
@@ -54,7 +54,7 @@ const expected = [
   ['8', 'reservation_status_changed', 'r1'],
 ];
 
-const summary = (events: readonly { id: string; data: any }[]) => events.map((e) => [e.id, e.data.kind, e.data.record.id ?? e.data.record.sku]);
+const summary = (events: readonly StreamEvent[]) => events.map((e) => [e.id, e.data.kind, e.data.record.id ?? e.data.record.sku]);
 
 t.test('every change kind in log order, rendered as the API renders it, with the Raft headers', async (t) => {
   const setup = await listening(t);

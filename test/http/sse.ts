@@ -3,9 +3,16 @@
 
 import http from 'node:http';
 
+/** The JSON of one event's `data` line (docs/api.md, "Change stream"). */
+export interface EventData {
+  readonly kind: string;
+  readonly index: number;
+  readonly record: { readonly id?: string; readonly sku?: string; readonly status?: string; readonly [field: string]: unknown };
+}
+
 export interface StreamEvent {
   readonly id: string;
-  readonly data: any;
+  readonly data: EventData;
 }
 
 export class EventStreamClient {

@@ -17,8 +17,8 @@ import type { NodeError, Outcome, ReadResult } from '../../node/service.js';
 import { issuesError, type ApiError } from '../errors.js';
 import { RAFT_INDEX_HEADER } from '../flows.js';
 import { nodeErrorToApi } from '../node-errors.js';
-import { eventsQuerySchema } from '../request-schemas.js';
-import { addRoute, failed, ignoredBody, noParams, type Answer, type RouteContext } from '../route.js';
+import { eventsRoute } from '../api-routes.js';
+import { addRoute, failed, type Answer, type RouteContext } from '../route.js';
 
 export const KEEPALIVE_MS = 15_000;
 /** Open streams per node: each holds a socket and at most one page, so a bound on both. */
@@ -32,30 +32,27 @@ export function registerEventRoutes(app: FastifyInstance, context: RouteContext)
   app.addHook('preClose', async () => {
     for (const end of [...open]) end();
   });
-  addRoute(app, context, {
-    method: 'GET', url: '/v1/events', scope: 'read', params: noParams, query: eventsQuerySchema, body: ignoredBody,
-    handle: async ({ query }, request, reply) => {
-      const start = startOf(request.headers['last-event-id'], query.from_index ?? 0);
-      if (!start.ok) return failed(start.error);
-      const known = Math.max(context.service.clusterStatus().commitIndex, context.service.raftHeaders().appliedIndex);
-      if (start.position.index > known + 1) {
-        return failed(issuesError('invalid_query', [{
-          path: start.field, code: 'too_big', message: `${start.field} ${start.position.index} is beyond this node's commit index ${known}; resume from at most ${known + 1}`,
-        }]));
-      }
-      const full = (): Answer => failed(nodeErrorToApi({ code: 'overloaded', retryAfterMs: STREAMS_RETRY_AFTER_MS }));
-      if (open.size >= MAX_OPEN_STREAMS) return full();
-      const first = await readPage(context, start.position, undefined);
-      // Others may have opened streams while this one read its first page.
-      if (open.size >= MAX_OPEN_STREAMS) return full();
-      if (!first.ok) {
-        const error = first.error;
-        // A stale read is served where it arrives: it never answers not_leader.
-        assert(error.code !== 'not_leader', 'a stale read answered not_leader');
-        return failed(nodeErrorToApi(error));
-      }
-      return streamEvents(context, request, reply, first.value, open);
-    },
+  addRoute(app, context, eventsRoute, async ({ query }, request, reply) => {
+    const start = startOf(request.headers['last-event-id'], query.from_index ?? 0);
+    if (!start.ok) return failed(start.error);
+    const known = Math.max(context.service.clusterStatus().commitIndex, context.service.raftHeaders().appliedIndex);
+    if (start.position.index > known + 1) {
+      return failed(issuesError('invalid_query', [{
+        path: start.field, code: 'too_big', message: `${start.field} ${start.position.index} is beyond this node's commit index ${known}; resume from at most ${known + 1}`,
+      }]));
+    }
+    const full = (): Answer => failed(nodeErrorToApi({ code: 'overloaded', retryAfterMs: STREAMS_RETRY_AFTER_MS }));
+    if (open.size >= MAX_OPEN_STREAMS) return full();
+    const first = await readPage(context, start.position, undefined);
+    // Others may have opened streams while this one read its first page.
+    if (open.size >= MAX_OPEN_STREAMS) return full();
+    if (!first.ok) {
+      const error = first.error;
+      // A stale read is served where it arrives: it never answers not_leader.
+      assert(error.code !== 'not_leader', 'a stale read answered not_leader');
+      return failed(nodeErrorToApi(error));
+    }
+    return streamEvents(context, request, reply, first.value, open);
   });
 }
 

@@ -58,9 +58,8 @@ export class ApplyQueue {
   private scheduled = false;
   private drainedWaiters: (() => void)[] = [];
   private stopped = false;
-  /** Recent milliseconds per applied entry (moving average), which sizes the next batch. */
-  private msPerEntry = 0;
-  private measured = false;
+  /** Recent milliseconds per applied entry (moving average), which sizes the next batch; undefined before the first. */
+  private msPerEntry: number | undefined;
 
   constructor(private readonly options: ApplyQueueOptions) {}
 
@@ -143,15 +142,15 @@ export class ApplyQueue {
 
   /** Entries the next batch may take: about APPLY_SLICE_MS of work at the recent cost per entry. */
   private batchLimit(): number {
-    if (this.msPerEntry <= 0) return this.measured ? MAX_APPLY_BATCH_ENTRIES : FIRST_APPLY_BATCH_ENTRIES;
+    if (this.msPerEntry === undefined) return FIRST_APPLY_BATCH_ENTRIES;
+    // An entry that cost nothing measurable gives Infinity here, so the largest batch.
     return Math.max(MIN_APPLY_BATCH_ENTRIES, Math.min(MAX_APPLY_BATCH_ENTRIES, Math.floor(APPLY_SLICE_MS / this.msPerEntry)));
   }
 
   private noteCost(ms: number, entries: number): void {
     if (!(ms >= 0) || entries === 0) return;
     const sample = ms / entries;
-    this.measured = true;
-    this.msPerEntry = this.msPerEntry === 0 ? sample : this.msPerEntry * 0.8 + sample * 0.2;
+    this.msPerEntry = this.msPerEntry === undefined ? sample : this.msPerEntry * 0.8 + sample * 0.2;
   }
 
   private compactQueue(): void {

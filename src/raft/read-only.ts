@@ -215,7 +215,22 @@ export class ReadOnly {
     while (n < this.readsInFlight.length && (this.readsInFlight[n] as PendingRead).round <= confirmed) n++;
     if (n === 0) return;
     const ready = this.readsInFlight.splice(0, n);
-    for (const read of ready) this.answerRead(read, read.index);
+    // One answer per follower and index: a round confirms many forwarded reads at once.
+    const forwarded = new Map<NodeId, Map<number, string[]>>();
+    for (const read of ready) {
+      if (read.from === this.host.id) {
+        this.answerRead(read, read.index);
+        continue;
+      }
+      let byIndex = forwarded.get(read.from);
+      if (byIndex === undefined) forwarded.set(read.from, (byIndex = new Map()));
+      const ids = byIndex.get(read.index);
+      if (ids === undefined) byIndex.set(read.index, [read.id]);
+      else ids.push(read.id);
+    }
+    for (const [to, byIndex] of forwarded) {
+      for (const [index, readIds] of byIndex) this.send({ type: 'readIndexResp', to, index, reject: false, readIds });
+    }
   }
 
   /** Delivers a read's outcome locally or to the follower that asked; index undefined means refused. */

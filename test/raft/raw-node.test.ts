@@ -134,6 +134,22 @@ t.test('ReadIndex on a follower asks the leader and gets its commit index', asyn
   t.equal(read?.index, c.node('n1').status().commit);
 });
 
+t.test('ReadIndex: a round answers all the reads a follower forwarded in one message', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  c.node('n1').propose(bytes('w1'));
+  c.stabilize();
+  const before = c.sent.length;
+  for (let i = 0; i < 50; i++) c.node('n3').readIndex(`f${i}`, 'readIndex');
+  c.stabilize();
+  const answers = c.sent.slice(before).filter((m) => m.type === 'readIndexResp');
+  t.equal(answers.length, 1, 'one readIndexResp for the whole round');
+  t.same([...(answers[0]?.readIds ?? [])].sort(), Array.from({ length: 50 }, (_, i) => `f${i}`).sort());
+  const reads = c.reads.get('n3') ?? [];
+  t.equal(reads.length, 50, 'every forwarded read got its index');
+  t.ok(reads.every((r) => r.index === c.node('n1').status().commit));
+});
+
 t.test('lease reads: served at once while the lease holds, never by a leader cut off past its lease', async (t) => {
   const c = new TestCluster(three);
   c.elect('n1');

@@ -112,9 +112,9 @@ jepsen-install:
 bench: build bench-install
 	node dist/bench/compare.js
 
-# The same with 2 s per phase, for iterating.
+# The same with 2 s per phase after 3 s of warm-up, for iterating (figures of a cold JIT: not for reporting).
 bench-quick: build bench-install
-	BENCH_SECONDS=$${BENCH_SECONDS:-2} node dist/bench/compare.js
+	BENCH_SECONDS=$${BENCH_SECONDS:-2} BENCH_WARMUP_SECONDS=$${BENCH_WARMUP_SECONDS:-3} node dist/bench/compare.js
 
 # raft-ledger as load and state grow: writes at 1-256 connections, memory with
 # 1M accounts and up to 10M transfers (time-bounded load), restart and

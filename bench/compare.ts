@@ -7,7 +7,7 @@
 // writes every raw figure to bench/results/latest.json (and a dated copy).
 //
 // Settings (environment): BENCH_CONNECTIONS (64), BENCH_SECONDS (8 per
-// phase), BENCH_WARMUP_SECONDS (1, same load, not counted),
+// phase), BENCH_WARMUP_SECONDS (15, same load, not counted: see below),
 // BENCH_BATCH_CONNECTIONS (8), BENCH_ACCOUNTS (1000), BENCH_RAW_TRANSFERS
 // (200000 per batch size), BENCH_LEDGER_LOG_LEVEL (info, ledgerd's default),
 // BENCH_LEDGERD_ARGS (extra ledgerd flags), BENCH_DIR (os.tmpdir()),
@@ -26,7 +26,11 @@ import { goodRequestsPerSecond } from './wrk.js';
 const settings = {
   connections: envNumber('BENCH_CONNECTIONS', 64),
   seconds: envNumber('BENCH_SECONDS', 8),
-  warmupSeconds: Number(process.env['BENCH_WARMUP_SECONDS'] ?? 1),
+  // ledgerd runs on V8, which compiles its hot functions while the first ~20,000 requests are served
+  // (about 600 functions; 25-38% of a node's CPU went to the optimizing compiler in a fresh cluster's
+  // first seconds, measured with perf). The figures are of the running service, so each phase warms up
+  // for 15 s at the same load first, etcd's phases too.
+  warmupSeconds: Number(process.env['BENCH_WARMUP_SECONDS'] ?? 15),
   batchConnections: envNumber('BENCH_BATCH_CONNECTIONS', 8),
   accounts: envNumber('BENCH_ACCOUNTS', 1000),
   rawTransfers: envNumber('BENCH_RAW_TRANSFERS', 200_000),

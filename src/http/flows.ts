@@ -6,7 +6,7 @@
 // state it saw; on_stale=forward sends it to the leader instead of a 503.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { renderJson, type Command, type CommandResult, type LedgerQueries } from '../ledger/index.js';
+import { type Command, type CommandResult, type LedgerQueries } from '../ledger/index.js';
 import type { NodeError, Outcome } from '../node/service.js';
 import { apiError } from './errors.js';
 import { wasForwarded } from './forward.js';
@@ -26,7 +26,7 @@ export async function submitWrite(context: RouteContext, request: FastifyRequest
     request.log.error({ command: command.type, result_type: result.type }, 'the state machine answered a write without per-item results');
     return failed(apiError('internal_error', `entry ${index} was applied but its result has type ${result.type}`));
   }
-  return ok({ results: renderJson(results), index });
+  return ok({ results, index });
 }
 
 function resultsOf(result: CommandResult): readonly unknown[] | undefined {

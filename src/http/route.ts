@@ -8,6 +8,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { jsonText } from '../ledger/index.js';
 import { unreachable } from '../lib/assert.js';
 import type { LedgerService } from '../node/service.js';
 import type { ApiRoute, ApiRoutes } from './api-routes.js';
@@ -107,7 +108,8 @@ export function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
 export function sendAnswer(reply: FastifyReply, answer: Answer): FastifyReply {
   switch (answer.kind) {
     case 'json':
-      return reply.code(answer.status).type('application/json; charset=utf-8').send(answer.body);
+      // Serialized here, once, with amounts as decimal strings (fastify sends a string as it is).
+      return reply.code(answer.status).type('application/json; charset=utf-8').send(jsonText(answer.body));
     case 'error':
       return sendError(reply, answer.error);
     case 'forwarded':

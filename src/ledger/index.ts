@@ -10,5 +10,5 @@ export { RESTORE_CHUNK_BYTES, snapshotBytesSource, type SnapshotImageSource } fr
 export type { ExpireResult } from './expiry.js';
 export type { VerifyReport } from './verify.js';
 export { MAX_TRANSFERS_PAGE, type AccountView, type TransferView, type ItemView, type ReservationView, type LedgerQueries } from './queries.js';
-export { renderAmount, renderJson, type RenderedJson } from './render.js';
+export { jsonText, renderAmount } from './render.js';
 export { EVENT_PAGE_ROWS, type EventPage, type EventPosition, type LedgerEvent, type PositionedEvent } from './events.js';

@@ -5,15 +5,12 @@ export function renderAmount(amount: bigint): string {
   return amount.toString(10);
 }
 
-/** Deep copy of a view (or result) with every bigint rendered as a decimal string. */
-export function renderJson<T>(value: T): RenderedJson<T> {
-  return JSON.parse(JSON.stringify(value, (_key, inner: unknown) => (typeof inner === 'bigint' ? renderAmount(inner) : inner))) as RenderedJson<T>;
-}
+const bigintAsDecimal = (_key: string, inner: unknown): unknown => (typeof inner === 'bigint' ? renderAmount(inner) : inner);
 
-export type RenderedJson<T> = T extends bigint
-  ? string
-  : T extends (infer Element)[]
-    ? RenderedJson<Element>[]
-    : T extends object
-      ? { [Key in keyof T]: RenderedJson<T[Key]> }
-      : T;
+/**
+ * The JSON text of a view (or result) with every bigint written as a decimal
+ * string: the one serialization of an answer body, done once per request.
+ */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, bigintAsDecimal);
+}

@@ -16,12 +16,29 @@ t.test('in-flight requests finish; later ones on the same connection get shuttin
   const gate = new Promise<void>((resolve) => {
     open = resolve;
   });
+  let writeArrived = (): void => undefined;
+  const writing = new Promise<void>((resolve) => {
+    writeArrived = resolve;
+  });
   const write = service.write.bind(service);
   service.write = async (command: Command, timeoutMs: number) => {
+    writeArrived();
     await gate;
     return write(command, timeoutMs);
   };
-  const app = buildApp({ service, logLevel: 'silent' });
+  // Steps wait for what they need (the write held in the node, the second request read by the server), never for a fixed time.
+  let secondArrived = (): void => undefined;
+  const secondRead = new Promise<void>((resolve) => {
+    secondArrived = resolve;
+  });
+  const app = buildApp({
+    service,
+    logLevel: 'silent',
+    extensions: [(root) => root.addHook('onRequest', (request, _reply, done) => {
+      if (request.url === '/v1/cluster') secondArrived();
+      done();
+    })],
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const socket = connect((app.server.address() as AddressInfo).port, '127.0.0.1');
   t.teardown(() => socket.destroy());
@@ -31,11 +48,10 @@ t.test('in-flight requests finish; later ones on the same connection get shuttin
   });
   const body = '{"id":"a","ledger":"USD"}';
   socket.write(`POST /v1/accounts HTTP/1.1\r\nHost: ledger\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await writing;
   const closing = app.close();
-  await new Promise((resolve) => setTimeout(resolve, 20));
   socket.write('GET /v1/cluster HTTP/1.1\r\nHost: ledger\r\n\r\n');
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await secondRead;
   open();
   await closing;
   await new Promise((resolve) => socket.once('close', resolve));

@@ -12,7 +12,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { assert } from '../../lib/assert.js';
-import { renderJson, type EventPage, type EventPosition, type PositionedEvent } from '../../ledger/index.js';
+import { jsonText, type EventPage, type EventPosition, type PositionedEvent } from '../../ledger/index.js';
 import type { NodeError, Outcome, ReadResult } from '../../node/service.js';
 import { issuesError, type ApiError } from '../errors.js';
 import { RAFT_INDEX_HEADER } from '../flows.js';
@@ -127,7 +127,7 @@ function streamHeaders(context: RouteContext, request: FastifyRequest, first: Re
 async function writePage(raw: ServerResponse, events: readonly PositionedEvent[], closed: Promise<void>): Promise<boolean> {
   for (const { index, sub, event } of events) {
     const id = sub === 0 ? String(index) : `${index}.${sub}`;
-    const data = JSON.stringify(renderJson({ kind: event.kind, index, record: event.record }));
+    const data = jsonText({ kind: event.kind, index, record: event.record });
     if (!(await writeDrained(raw, `id: ${id}\ndata: ${data}\n\n`, closed))) return false;
   }
   return !raw.destroyed;

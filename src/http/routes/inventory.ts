@@ -2,7 +2,6 @@
 // all lines or none until confirmed, released or expired.
 
 import type { FastifyInstance } from 'fastify';
-import { renderJson } from '../../ledger/index.js';
 import { serveRead, submitWrite } from '../flows.js';
 import { addRoute, notFound, ok, type RouteContext } from '../route.js';
 
@@ -17,7 +16,7 @@ export function registerInventoryRoutes(app: FastifyInstance, context: RouteCont
 
   addRoute(app, context, routes.getItem, ({ params, query }, request, reply) =>
     serveRead(context, request, reply, query.read, (queries) => queries.item(params.sku), (item) =>
-      item === undefined ? notFound('item_not_found', 'item', params.sku, 'sku') : ok(renderJson(item))));
+      item === undefined ? notFound('item_not_found', 'item', params.sku, 'sku') : ok(item)));
 
   addRoute(app, context, routes.createReservation, ({ query, body }, request, reply) =>
     submitWrite(context, request, reply, { type: 'create_reservations', reservations: [body] }, query.redirect ?? false));
@@ -30,5 +29,5 @@ export function registerInventoryRoutes(app: FastifyInstance, context: RouteCont
 
   addRoute(app, context, routes.getReservation, ({ params, query }, request, reply) =>
     serveRead(context, request, reply, query.read, (queries) => queries.reservation(params.id), (reservation) =>
-      reservation === undefined ? notFound('reservation_not_found', 'reservation', params.id) : ok(renderJson(reservation))));
+      reservation === undefined ? notFound('reservation_not_found', 'reservation', params.id) : ok(reservation)));
 }

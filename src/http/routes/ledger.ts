@@ -2,7 +2,7 @@
 // several from one snapshot, and page through an account's transfers.
 
 import type { FastifyInstance } from 'fastify';
-import { renderJson, type LedgerQueries } from '../../ledger/index.js';
+import { type LedgerQueries } from '../../ledger/index.js';
 import { serveRead, submitWrite } from '../flows.js';
 import { DEFAULT_TRANSFERS_PAGE } from '../request-schemas.js';
 import { addRoute, notFound, ok, type RouteContext } from '../route.js';
@@ -15,11 +15,11 @@ export function registerLedgerRoutes(app: FastifyInstance, context: RouteContext
 
   addRoute(app, context, routes.getAccounts, ({ query }, request, reply) =>
     serveRead(context, request, reply, query.read, (queries) => queries.accounts(query.query.ids), (accounts) =>
-      ok({ accounts: accounts.map((account) => (account === undefined ? null : renderJson(account))) })));
+      ok({ accounts: accounts.map((account) => account ?? null) })));
 
   addRoute(app, context, routes.getAccount, ({ params, query }, request, reply) =>
     serveRead(context, request, reply, query.read, (queries) => queries.account(params.id), (account) =>
-      account === undefined ? notFound('account_not_found', 'account', params.id) : ok(renderJson(account))));
+      account === undefined ? notFound('account_not_found', 'account', params.id) : ok(account)));
 
   addRoute(app, context, routes.getAccountTransfers, ({ params, query }, request, reply) => {
     const limit = query.query.limit ?? DEFAULT_TRANSFERS_PAGE;
@@ -28,7 +28,7 @@ export function registerLedgerRoutes(app: FastifyInstance, context: RouteContext
     return serveRead(context, request, reply, query.read, page, (transfers) => {
       if (transfers === undefined) return notFound('account_not_found', 'account', params.id);
       const last = transfers.at(-1);
-      return ok({ transfers: renderJson(transfers), next_after: transfers.length === limit && last !== undefined ? last.seq : null });
+      return ok({ transfers, next_after: transfers.length === limit && last !== undefined ? last.seq : null });
     });
   });
 
@@ -37,5 +37,5 @@ export function registerLedgerRoutes(app: FastifyInstance, context: RouteContext
 
   addRoute(app, context, routes.getTransfer, ({ params, query }, request, reply) =>
     serveRead(context, request, reply, query.read, (queries) => queries.transfer(params.id), (transfer) =>
-      transfer === undefined ? notFound('transfer_not_found', 'transfer', params.id) : ok(renderJson(transfer))));
+      transfer === undefined ? notFound('transfer_not_found', 'transfer', params.id) : ok(transfer)));
 }

@@ -116,13 +116,16 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   };
   let closing = false;
 
-  app.addHook('onRequest', async (request, reply) => {
+  // The hooks every request runs are callback-style: an async hook costs a promise and its scheduling per request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
   const summary = new RequestSummary(app.log, REQUEST_SUMMARY_INTERVAL_MS);
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     summary.count(reply.statusCode);
     request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, responseTimeMs: reply.elapsedTime }, 'request completed');
+    done();
   });
   app.addHook('preClose', async () => {
     closing = true;
@@ -146,13 +149,14 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
 
   void app.register(async (api) => {
     installJsonParser(api);
-    api.addHook('onRequest', async (_request, reply) => {
-      if (closing) return sendError(reply, shuttingDownError());
-      return undefined;
+    api.addHook('onRequest', (_request, reply, done) => {
+      // Answered here: fastify then skips the rest of the request, so done() is not called.
+      if (closing) sendError(reply, shuttingDownError());
+      else done();
     });
-    api.addHook('onSend', async (_request, reply, payload) => {
+    api.addHook('onSend', (_request, reply, payload, done) => {
       setRaftHeaders(reply, options.service);
-      return payload;
+      done(null, payload);
     });
     api.setNotFoundHandler((request, reply) =>
       sendError(reply, apiError('route_not_found', `no route matches ${request.method} ${request.url.split('?')[0] ?? ''}`)));

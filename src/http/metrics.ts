@@ -9,13 +9,15 @@ import type { AppExtension } from './app.js';
 
 export function metricsExtension(metrics: NodeMetrics): AppExtension {
   return (app: FastifyInstance) => {
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      if (route === '/metrics') return;
-      metrics.httpRequestSeconds.observe(
-        { route, method: request.method, status: String(reply.statusCode) },
-        reply.elapsedTime / 1000,
-      );
+      if (route !== '/metrics') {
+        metrics.httpRequestSeconds.observe(
+          { route, method: request.method, status: String(reply.statusCode) },
+          reply.elapsedTime / 1000,
+        );
+      }
+      done();
     });
     app.get('/metrics', async (_request, reply) => {
       const text = await metrics.registry.metrics();

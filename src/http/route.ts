@@ -65,10 +65,11 @@ export function addRoute<Params extends z.ZodType, Query extends z.ZodType, Body
   app.route({
     method: spec.method,
     url: spec.url,
-    onRequest: async (request, reply) => {
+    onRequest: (request, reply, done) => {
       const auth = context.authenticator.check(request.headers.authorization, spec.scope);
-      if (!auth.ok) return sendError(reply, auth.error);
-      return undefined;
+      // A refusal is answered here and ends the request (done() is not called).
+      if (!auth.ok) sendError(reply, auth.error);
+      else done();
     },
     handler: async (request, reply) => {
       const input = validate(spec, request);

@@ -496,6 +496,8 @@ export class LedgerNode implements LedgerService {
     if (status.lead === NONE) return { ready: false, reason: 'no known leader' };
     const applied = this.ledger.appliedIndex();
     if (applied < status.commit) return { ready: false, reason: `applied ${applied} behind commit ${status.commit}` };
+    // A node catching up (just joined, or back after a long absence) commits only what its log holds.
+    if (applied < status.leaderCommit) return { ready: false, reason: `applied ${applied} behind the leader's commit ${status.leaderCommit}` };
     return { ready: true, reason: `leader ${status.lead}, applied ${applied}` };
   }
 

@@ -80,6 +80,13 @@ export class Raft {
 
   /** See RaftConfig.abstainUntilCaughtUp. */
   private abstaining: boolean;
+  /**
+   * The highest commit index this term's leader has announced to us (its own
+   * commit on a leader). A follower whose log is far behind commits only up
+   * to its last entry, so its own commit index cannot say it has caught up;
+   * this can.
+   */
+  leaderCommit = 0;
 
   // Candidate state.
   private votes = new Map<NodeId, boolean>();
@@ -209,6 +216,7 @@ export class Raft {
     this.reads.reset();
     this.progress.clear();
     this.uncommittedBytes = 0;
+    this.leaderCommit = 0;
   }
 
   private resetRandomizedElectionTimeout(): void {
@@ -437,6 +445,8 @@ export class Raft {
           this.reads.dropFollowerReads();
           this.lead = m.from;
         }
+        // A heartbeat's commit is capped at what the leader knows we hold; an append's or snapshot's is its own.
+        if (m.type !== 'heartbeat' && m.commit > this.leaderCommit) this.leaderCommit = m.commit;
         if (m.type === 'app') this.handleAppend(m);
         else if (m.type === 'heartbeat') this.handleHeartbeat(m);
         else this.handleSnapshot(m);

@@ -53,7 +53,10 @@ export interface Status {
 }
 
 /** The part of Status that costs nothing to read: no per-peer rows. */
-export type StatusSummary = Pick<Status, 'term' | 'lead' | 'role' | 'commit' | 'lastIndex' | 'leadTransferee'>;
+export type StatusSummary = Pick<Status, 'term' | 'lead' | 'role' | 'commit' | 'lastIndex' | 'leadTransferee'> & {
+  /** The commit index this term's leader announced (this node's own commit when it leads); 0 before any. */
+  readonly leaderCommit: number;
+};
 
 export class RawNode {
   readonly raft: Raft;
@@ -195,7 +198,8 @@ export class RawNode {
   /** What the driver asks several times per event; status() builds the per-peer rows too. */
   summary(): StatusSummary {
     const r = this.raft;
-    return { term: r.term, lead: r.lead, role: r.role, commit: r.log.committed, lastIndex: r.log.lastIndex(), leadTransferee: r.leadTransferee };
+    const leaderCommit = r.role === 'leader' ? r.log.committed : r.leaderCommit;
+    return { term: r.term, lead: r.lead, role: r.role, commit: r.log.committed, lastIndex: r.log.lastIndex(), leadTransferee: r.leadTransferee, leaderCommit };
   }
 
   status(): Status {

@@ -134,6 +134,34 @@ t.test('ReadIndex on a follower asks the leader and gets its commit index', asyn
   t.equal(read?.index, c.node('n1').status().commit);
 });
 
+t.test("a follower catching up knows the leader's commit before its own commit gets there", async (t) => {
+  // One entry per append, so catching up takes several rounds.
+  const c = new TestCluster(three, { maxAppendBytes: 1 });
+  c.elect('n1');
+  c.isolate('n3');
+  for (let i = 0; i < 20; i++) c.node('n1').propose(bytes(`w${i}`));
+  c.stabilize();
+  const leaderCommit = c.node('n1').status().commit;
+  t.equal(c.node('n1').summary().leaderCommit, leaderCommit, "a leader's is its own commit");
+  t.ok(c.node('n3').summary().commit < leaderCommit - 10, 'n3 was left behind');
+  c.heal();
+  // n3 gets the leader's appends one at a time: hold every append to it after the first accepted one.
+  let delivered = 0;
+  c.holdIf = (m) => m.to === 'n3' && m.type === 'app' && m.entries.length > 0 && delivered++ > 0;
+  c.tickAll(1);
+  c.stabilize();
+  const behind = c.node('n3').summary();
+  t.ok(behind.commit < leaderCommit, `n3 has not caught up yet (commit ${behind.commit} of ${leaderCommit})`);
+  t.equal(behind.leaderCommit, leaderCommit, "n3 learned the leader's commit from the appends");
+  c.holdIf = undefined;
+  c.release(() => true);
+  for (let i = 0; i < 5; i++) {
+    c.tickAll(1);
+    c.stabilize();
+  }
+  t.equal(c.node('n3').summary().commit, c.node('n3').summary().leaderCommit, 'once caught up the two agree');
+});
+
 t.test('ReadIndex: a round answers all the reads a follower forwarded in one message', async (t) => {
   const c = new TestCluster(three);
   c.elect('n1');

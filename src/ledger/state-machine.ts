@@ -10,6 +10,7 @@
 
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import type Database from 'better-sqlite3';
 import { assert, AssertionFailure, unreachable } from '../lib/assert.js';
@@ -24,6 +25,7 @@ import { expireDue, nextDeadline, type ExpireResult } from './expiry.js';
 import { adjustStock, confirmReservations, createItems, createReservations, releaseReservations } from './inventory.js';
 import { LedgerQueries } from './queries.js';
 import type { Command } from './schemas.js';
+import { SNAPSHOT_WORKER_DONE, type SnapshotWorkerInit, type SnapshotWorkerResult } from './snapshot-control.js';
 import { encodeSnapshot, loadSnapshotImage, readSnapshotImage, type CheckedImage, type SnapshotHeader, type SnapshotImageSource } from './snapshot.js';
 import { TransferBatch } from './transfers.js';
 import { verifyChain, type VerifyReport } from './verify.js';
@@ -59,6 +61,9 @@ interface Meta {
   chainHead: string;
 }
 
+/** How long a restore or close waits for background snapshots to close their connections. */
+const SNAPSHOT_WORKER_WAIT_MS = 120_000;
+
 export class LedgerStateMachine {
   private db: Database.Database;
   /** Background WAL checkpoints of a file-backed ledger (checkpointer.ts); none in memory. */
@@ -66,6 +71,8 @@ export class LedgerStateMachine {
   private statement: (sql: string) => Database.Statement;
   private meta: Meta;
   private queriesView: LedgerQueries;
+  /** Background snapshots under way (snapshotInBackground). */
+  private readonly snapshotWorkers = new Set<Int32Array>();
 
   /**
    * Opens (creating if needed) the ledger at `path`, a file or ':memory:'. A
@@ -187,6 +194,56 @@ export class LedgerStateMachine {
   }
 
   /**
+   * A snapshot taken off this thread (snapshot-worker.ts): the state as of
+   * the last committed batch when the worker's read transaction began, with
+   * the applied index it is at (at most appliedIndex() by the time it
+   * resolves, since applying goes on meanwhile). An in-memory ledger has no
+   * file another connection could read: it snapshots here and resolves at once.
+   */
+  snapshotInBackground(): Promise<SnapshotWorkerResult> {
+    if (this.path === ':memory:' || this.path === '') {
+      return Promise.resolve({ appliedIndex: this.meta.appliedIndex, chainHead: this.meta.chainHead, bytes: this.snapshot() });
+    }
+    const state = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
+    const init: SnapshotWorkerInit = { path: this.path, state };
+    const worker = new Worker(new URL('./snapshot-worker.js', import.meta.url), { workerData: init });
+    const running = new Int32Array(state);
+    this.snapshotWorkers.add(running);
+    return new Promise<SnapshotWorkerResult>((resolve, reject) => {
+      let answered = false;
+      worker.once('message', (result: SnapshotWorkerResult) => {
+        answered = true;
+        resolve(result);
+      });
+      worker.once('error', (error: Error) => {
+        answered = true;
+        reject(error);
+      });
+      worker.once('exit', (code) => {
+        this.snapshotWorkers.delete(running);
+        if (!answered) reject(new Error(`the snapshot worker exited with code ${code} before answering`));
+      });
+    });
+  }
+
+  /**
+   * Waits until every background snapshot has closed its connection (a
+   * restore needs the WAL to itself; a closed ledger leaves no reader behind).
+   * Bounded by one serialization of the database.
+   */
+  private waitForSnapshotWorkers(): void {
+    const deadline = Date.now() + SNAPSHOT_WORKER_WAIT_MS;
+    // Each worker exits by itself once it has answered; only its connection matters here.
+    for (const slot of this.snapshotWorkers) {
+      while (Atomics.load(slot, 0) !== SNAPSHOT_WORKER_DONE) {
+        const left = deadline - Date.now();
+        assert(left > 0, 'a background snapshot did not finish in time');
+        Atomics.wait(slot, 0, 0, left);
+      }
+    }
+  }
+
+  /**
    * Replaces all state with the snapshot's, read from `source` in chunks of at
    * most RESTORE_CHUNK_BYTES. Refuses a damaged snapshot, or one whose header
    * disagrees with the state inside it, and then leaves the state as it was:
@@ -218,6 +275,7 @@ export class LedgerStateMachine {
     // A crash at any later step leaves the whole old database or the whole new one; a stale
     // WAL must never meet the new file, so it goes before the rename.
     this.checkpointer?.stop();
+    this.waitForSnapshotWorkers();
     const [checkpoint] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: bigint | number }[];
     assert(Number(checkpoint?.busy ?? 0) === 0, 'restore refused: another connection holds the WAL, it cannot be checkpointed');
     this.db.close();
@@ -245,6 +303,7 @@ export class LedgerStateMachine {
   close(): void {
     this.checkpointer?.stop();
     this.checkpointer = undefined;
+    this.waitForSnapshotWorkers();
     if (this.db.open) this.db.close();
   }
 

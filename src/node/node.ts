@@ -78,6 +78,8 @@ export class LedgerNode implements LedgerService {
   private readyLoopAgain = false;
   private stopping = false;
   private storageError: StorageFailedError | undefined;
+  /** A background snapshot is under way (maybeSnapshot). */
+  private snapshotting = false;
   private lastLeader: NodeId = NONE;
   private electionsCounted = 0;
 
@@ -410,10 +412,45 @@ export class LedgerNode implements LedgerService {
 
   // ---------------------------------------------------------------- snapshots
 
+  /**
+   * The automatic snapshot, every snapshotEveryEntries applied entries. The
+   * ledger serializes, copies and hashes its database on another thread
+   * (hundreds of milliseconds for a few MiB on a loaded machine, seconds at
+   * size: on this thread that stalled heartbeats, acknowledgements and
+   * reads); this thread then stores it and compacts the log. One at a time.
+   */
   private maybeSnapshot(): void {
-    const applied = this.ledger.appliedIndex();
-    if (applied - this.storage.snapshotMeta().index < this.options.snapshotEveryEntries) return;
-    this.snapshotNow();
+    if (this.snapshotting) return;
+    if (this.ledger.appliedIndex() - this.storage.snapshotMeta().index < this.options.snapshotEveryEntries) return;
+    this.snapshotting = true;
+    this.ledger.snapshotInBackground().then(
+      (image) => {
+        this.snapshotting = false;
+        this.saveBackgroundSnapshot(image);
+      },
+      (error: unknown) => {
+        this.snapshotting = false;
+        this.options.logger.warn({ err: error }, 'background snapshot failed; the log stays uncompacted until the next one');
+      },
+    );
+  }
+
+  private saveBackgroundSnapshot(image: { readonly appliedIndex: number; readonly bytes: Uint8Array }): void {
+    // A node that stopped, or installed a newer snapshot (or took one on request) meanwhile, has no use for it.
+    if (!this.running || this.storageError !== undefined) return;
+    const index = image.appliedIndex;
+    if (index <= this.storage.snapshotMeta().index) return;
+    const term = this.storage.term(index);
+    if (term === undefined) return;
+    const meta: SnapshotMeta = { index, term, conf: this.raw.confAt(index) };
+    try {
+      this.storage.saveSnapshot(meta, image.bytes, this.options.snapshotRetainEntries);
+    } catch (error) {
+      this.failStorage(error);
+      return;
+    }
+    this.raw.compacted(index);
+    this.options.logger.info({ index, retainedEntries: this.options.snapshotRetainEntries, bytes: image.bytes.byteLength }, 'snapshot taken, log compacted');
   }
 
   private snapshotNow(): number {

@@ -167,7 +167,10 @@ async function fallBehindAndCatchUp(t: Test, c: Cluster, count: number): Promise
   await writeToLeader(c, usd('src'));
   await writeToLeader(c, usd('dst'));
   for (let i = 0; i < count; i++) await writeToLeader(c, transfer(`s${i}`, 'src', 'dst', 1n));
-  t.ok(leader.storage.snapshotMeta().index > 0, 'the leader took a snapshot meanwhile');
+  // Automatic snapshots are taken on another thread: wait for one that covers what the lagging node lacks.
+  const laggingLast = c.node(lagging).storage.lastIndex();
+  await waitFor('the leader to take a snapshot past the lagging node', () => leader.storage.snapshotMeta().index > laggingLast, 20_000, 20);
+  t.ok(leader.storage.snapshotMeta().index > laggingLast, 'the leader took a snapshot meanwhile');
   c.network.heal();
   const balance = await waitFor('the lagging node to have every transfer', async () => {
     const read = await c.node(lagging).read({ level: 'stale', waitMs: 0 }, (q) => q.account('dst')?.balance);

@@ -7,31 +7,11 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { encodeEntry, LedgerStateMachine, snapshotBytesSource } from '../../src/ledger/index.js';
+import { LedgerStateMachine, snapshotBytesSource } from '../../src/ledger/index.js';
 import { BACKSTOP_PAGES } from '../../src/ledger/checkpointer.js';
 import { temporaryDirectory } from '../support/helpers.js';
+import { applyTransfers, openWithAccounts } from './harness.js';
 
-let nextIndex = 1;
-function applyTransfers(machine: LedgerStateMachine, count: number): void {
-  const from = machine.appliedIndex() + 1;
-  const entries = Array.from({ length: count }, (_, n) => ({
-    index: from + n,
-    data: encodeEntry({
-      timeMs: from + n,
-      command: {
-        type: 'create_transfers',
-        transfers: [{ id: `t${nextIndex++}`, debit_account_id: 'a', credit_account_id: 'b', amount: 1n, ledger: 'USD' }],
-      },
-    }),
-  }));
-  machine.applyEntries(entries);
-}
-
-function openWithAccounts(path: string): LedgerStateMachine {
-  const machine = LedgerStateMachine.open(path);
-  machine.applyEntry(1, encodeEntry({ timeMs: 1, command: { type: 'create_accounts', accounts: [{ id: 'a', ledger: 'USD' }, { id: 'b', ledger: 'USD' }] } }));
-  return machine;
-}
 
 async function until(what: string, condition: () => boolean): Promise<void> {
   const deadline = Date.now() + 30_000;

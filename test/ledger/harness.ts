@@ -56,3 +56,23 @@ export function brokenInvariant(machine: LedgerStateMachine, accountIds: readonl
   }
   return undefined;
 }
+
+let nextTransferId = 1;
+/** Applies `count` one-transfer entries from account a to b (1 each), in one batch, after what is applied. */
+export function applyTransfers(machine: LedgerStateMachine, count: number): void {
+  const from = machine.appliedIndex() + 1;
+  machine.applyEntries(Array.from({ length: count }, (_, n) => ({
+    index: from + n,
+    data: encodeEntry({
+      timeMs: from + n,
+      command: { type: 'create_transfers', transfers: [{ id: `t${nextTransferId++}`, debit_account_id: 'a', credit_account_id: 'b', amount: 1n, ledger: 'USD' }] },
+    }),
+  })));
+}
+
+/** A ledger at `path` with accounts a and b (entry 1). */
+export function openWithAccounts(path: string): LedgerStateMachine {
+  const machine = LedgerStateMachine.open(path);
+  machine.applyEntry(1, encodeEntry({ timeMs: 1, command: { type: 'create_accounts', accounts: [{ id: 'a', ledger: 'USD' }, { id: 'b', ledger: 'USD' }] } }));
+  return machine;
+}

@@ -6,26 +6,10 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { encodeEntry, LedgerStateMachine, snapshotBytesSource } from '../../src/ledger/index.js';
+import { LedgerStateMachine, snapshotBytesSource } from '../../src/ledger/index.js';
 import { temporaryDirectory } from '../support/helpers.js';
+import { applyTransfers, openWithAccounts } from './harness.js';
 
-let nextId = 1;
-function applyTransfers(machine: LedgerStateMachine, count: number): void {
-  const from = machine.appliedIndex() + 1;
-  machine.applyEntries(Array.from({ length: count }, (_, n) => ({
-    index: from + n,
-    data: encodeEntry({
-      timeMs: from + n,
-      command: { type: 'create_transfers', transfers: [{ id: `t${nextId++}`, debit_account_id: 'a', credit_account_id: 'b', amount: 1n, ledger: 'USD' }] },
-    }),
-  })));
-}
-
-function openWithAccounts(path: string): LedgerStateMachine {
-  const machine = LedgerStateMachine.open(path);
-  machine.applyEntry(1, encodeEntry({ timeMs: 1, command: { type: 'create_accounts', accounts: [{ id: 'a', ledger: 'USD' }, { id: 'b', ledger: 'USD' }] } }));
-  return machine;
-}
 
 const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

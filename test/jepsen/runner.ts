@@ -13,6 +13,7 @@ import { Cluster, sleep } from './cluster.js';
 import { faketimeLibrary } from './nemesis-clock.js';
 import { DISK_TMPFS_MIB } from './nemesis-disk.js';
 import { HistoryWriter, type HistoryEvent } from './history-writer.js';
+import type { NetKind } from './net.js';
 import { schedule, type ActiveFault, type Nemesis, type NemesisContext, type ScheduledFault } from './nemesis.js';
 import { renderReport, summarize, type RunSummary } from './report.js';
 import { BankWorkload, notFoundIsEmptyRead } from './workloads/bank.js';
@@ -61,6 +62,8 @@ export interface RunOptions {
   readonly faultMs: readonly [number, number];
   readonly tickMs: number;
   readonly electionTicks: number;
+  /** How nodes reach each other and partitions cut them (net.ts; default proxy). */
+  readonly net?: NetKind;
   readonly checker: Checker;
   readonly log: (line: string) => void;
 }
@@ -115,12 +118,13 @@ export async function run(options: RunOptions): Promise<RunResult> {
     tmpfsNodes,
     tickMs: options.tickMs,
     electionTicks: options.electionTicks,
+    net: options.net ?? 'proxy',
   });
   const history = new HistoryWriter(path.join(dir, 'history.jsonl'));
   const workload = makeWorkload(options.workload);
   const runInfo: Record<string, unknown> = {
     seed: options.seed, nodes: options.nodes, time_limit_s: options.timeLimitS, concurrency: options.concurrency,
-    workload: options.workload, nemeses: usable.map((n) => n.name), skipped_nemeses: skipped,
+    workload: options.workload, net: options.net ?? 'proxy', nemeses: usable.map((n) => n.name), skipped_nemeses: skipped,
     schedule: faults.map((f) => ({ nemesis: f.nemesis.name, at_ms: f.atMs, duration_ms: f.durationMs, required: f.required })),
     tmpfs_nodes: Object.fromEntries(tmpfsNodes), op_timeout_ms: options.opTimeoutMs,
     started_at: new Date().toISOString(),
@@ -201,7 +205,7 @@ class Runner {
     private readonly workload: Workload,
     private readonly options: RunOptions,
   ) {
-    this.client = new Client(options.opTimeoutMs);
+    this.client = new Client(options.opTimeoutMs, cluster.clientToken);
   }
 
   async close(): Promise<void> {
@@ -319,7 +323,7 @@ async function runNemesis(faults: readonly ScheduledFault[], context: NemesisCon
 
 /** Whatever a fault left behind: every link open, clocks reset, every member running and resumed. */
 async function healEverything(cluster: Cluster, history: HistoryWriter, log: (line: string) => void): Promise<void> {
-  cluster.mesh.healAll();
+  await cluster.net.healAll();
   for (const node of cluster.nodes.values()) {
     if (node.paused) cluster.resume(node.id);
     if (node.clockFile) cluster.setClock(node.id, '+0');

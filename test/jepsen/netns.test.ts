@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { Client } from './client.js';
 import { Cluster, sleep } from './cluster.js';
 import { bothWays } from './net.js';
 import { NetnsNetwork, netnsUnavailable, ownerTag, runNamespaces } from './netns.js';
@@ -164,4 +165,31 @@ t.test("a killed run's namespaces and veth are removed when the next run starts"
   t.ok(runNamespaces().includes(network.namespaceOf('n1')), 'the new run has its namespace');
   await network.close();
   t.notOk(runNamespaces().includes(network.namespaceOf('n1')), 'and removes it on close');
+});
+
+t.test('a write forwarded into a cut reaches the leader after heal, long after its client gave up', { skip }, async (t) => {
+  const root = mkdtempSync(path.join(tmpdir(), 'jepsen-netns-late-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const cluster = new Cluster({ root, nodeCount: 3, spareCount: 0, faketimeLibrary: undefined, tmpfsNodes: new Map(), tickMs: 20, electionTicks: 25, net: 'netns' });
+  t.teardown(() => cluster.close());
+  await cluster.start();
+  const leader = await cluster.waitForLeader(60_000);
+  const follower = cluster.ids().find((id) => id !== leader) as string;
+  const leaderUrl = cluster.node(leader).url;
+  const accounts = await cluster.client.send(leaderUrl, { method: 'POST', path: '/v1/accounts', body: { accounts: [{ id: 'late-a', ledger: 'USD' }, { id: 'late-b', ledger: 'USD' }] } });
+  t.equal(accounts.kind === 'answer' ? accounts.answer.status : accounts.error, 200, 'accounts created');
+
+  await cluster.net.drop(bothWays([follower], [leader]));
+  const impatient = new Client(1_500, cluster.clientToken);
+  t.teardown(() => impatient.close());
+  const sentMs = Date.now();
+  const write = await impatient.send(cluster.node(follower).url, { method: 'POST', path: '/v1/transfers', body: { id: 'late-t', debit_account_id: 'late-a', credit_account_id: 'late-b', amount: '1', ledger: 'USD' } });
+  t.same(write.kind === 'error' ? write.error : write.answer.status, 'TimeoutError', `the client gave up on ${follower}, which forwards to ${leader} across the cut: outcome unknown`);
+  await sleep(3_000 - (Date.now() - sentMs));
+  await cluster.net.healAll();
+  const appliedMs = await until('the write never arrived', 20_000, async () => {
+    const read = await cluster.client.send(leaderUrl, { method: 'GET', path: '/v1/transfers/late-t?consistency=linearizable' });
+    return read.kind === 'answer' && read.answer.status === 200 ? Date.now() : undefined;
+  });
+  t.ok(appliedMs - sentMs > 3_000, `the transfer took effect ${appliedMs - sentMs} ms after it was sent: after the heal, not before (so the runner's final phase waits for such writes: runner.ts, finalPhaseWaitMs)`);
 });

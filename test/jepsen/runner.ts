@@ -202,7 +202,7 @@ function recordSetup(history: HistoryWriter, process: number, op: Operation, ans
  * timeout, whatever the client does meanwhile, and a forwarded request cut by
  * a partition is retransmitted by TCP and may reach the leader seconds after
  * the heal (seen with --net netns: seed 1, partition-random-halves, 3 nodes,
- * a transfer applied 13.5 s after it was invoked, between two final reads).
+ * a transfer applied about 13.6 s after it was invoked, between two final reads).
  * Plus time for the leader to commit it once it arrives.
  */
 export const UNKNOWN_WRITE_SETTLE_MS = DEFAULT_FORWARD_TIMEOUT_MS + 2_000;

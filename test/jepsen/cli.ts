@@ -2,12 +2,14 @@
 //   node dist/test/jepsen/cli.js --nodes 3 --time-limit 60 --nemesis partition,kill --seed 7
 // and `--check DIR` to check and report an existing run folder again.
 // Exit status: 0 no violation found (valid or unknown), 1 a violation or a
-// run that failed, 2 bad arguments.
+// run that failed, 2 bad arguments, 77 `--net netns` cannot run here.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { HistoryEvent } from './history-writer.js';
+import { NET_KINDS, type NetKind } from './net.js';
+import { netnsUnavailable } from './netns.js';
 import { resolveNemeses } from './nemeses.js';
 import { ALL_NEMESES } from './nemeses.js';
 import { renderReport, summarize } from './report.js';
@@ -57,13 +59,18 @@ history.jsonl, nemesis.jsonl, run.json, report.json and report.html.
   --op-timeout-ms N    client deadline per request; then the outcome is unknown (default 6000)
   --quiet-ms A-B       quiet time before each fault, ms (default 2000-5000)
   --fault-ms A-B       length of each fault, ms (default 4000-9000)
+  --net proxy|netns    how nodes reach each other and partitions cut them:
+                       a TCP proxy per directed peer link (default; runs
+                       anywhere), or a network namespace per node and iptables
+                       DROP rules (root on Linux; scripts/jepsen-install.sh)
   --tick-ms N          ledgerd --tick-ms (default 50, as ledgerd)
   --election-ticks N   ledgerd --election-ticks (default 20, as ledgerd)
   --check DIR          check and report an existing run folder again (no cluster)
   --help               this text
 
 Exit status: 0 no violation found (verdict valid or unknown), 1 a violation
-or a failed run, 2 bad arguments.
+or a failed run, 2 bad arguments, 77 --net netns cannot run here (the reason
+is printed).
 `;
 
 function range(text: string, flag: string): [number, number] {
@@ -106,6 +113,7 @@ async function main(): Promise<number> {
         'fault-ms': { type: 'string', default: '4000-9000' },
         'tick-ms': { type: 'string', default: '50' },
         'election-ticks': { type: 'string', default: '20' },
+        net: { type: 'string', default: 'proxy' },
         check: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -125,6 +133,7 @@ async function main(): Promise<number> {
     const nodes = integer(values.nodes, '--nodes', 3, 5);
     if (nodes !== 3 && nodes !== 5) throw new Error('--nodes: expected 3 or 5');
     if (values.workload !== 'bank' && values.workload !== 'reservations') throw new Error(`--workload: expected bank or reservations, got "${values.workload}"`);
+    if (!NET_KINDS.includes(values.net as NetKind)) throw new Error(`--net: expected ${NET_KINDS.join(' or ')}, got "${values.net}"`);
     const seed = values.seed !== undefined ? integer(values.seed, '--seed', 0, 2 ** 32 - 1) : Math.floor(Math.random() * 2 ** 31);
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     options = {
@@ -140,6 +149,7 @@ async function main(): Promise<number> {
       faultMs: range(values['fault-ms'], '--fault-ms'),
       tickMs: integer(values['tick-ms'], '--tick-ms', 1, 10_000),
       electionTicks: integer(values['election-ticks'], '--election-ticks', 3, 1000),
+      net: values.net as NetKind,
       checker,
       log: (line: string) => process.stdout.write(`[jepsen ${new Date().toISOString().slice(11, 19)}] ${line}\n`),
     };
@@ -147,7 +157,14 @@ async function main(): Promise<number> {
     process.stderr.write(`${String(error instanceof Error ? error.message : error)}\n\n${USAGE}`);
     return 2;
   }
-  options.log(`seed ${options.seed}; replay with: node dist/test/jepsen/cli.js --nodes ${options.nodes} --time-limit ${options.timeLimitS} --concurrency ${options.concurrency} --workload ${options.workload} --nemesis ${values.nemesis} --seed ${options.seed}`);
+  if (options.net === 'netns') {
+    const reason = netnsUnavailable();
+    if (reason) {
+      process.stderr.write(`--net netns: ${reason}\n`);
+      return 77;
+    }
+  }
+  options.log(`seed ${options.seed}; replay with: node dist/test/jepsen/cli.js --nodes ${options.nodes} --time-limit ${options.timeLimitS} --concurrency ${options.concurrency} --workload ${options.workload} --nemesis ${values.nemesis} --net ${options.net} --seed ${options.seed}`);
   const result = await run(options);
   const t = result.summary.totals;
   options.log(`${t.ops} client ops: ${t.ok} ok, ${t.fail} fail, ${t.info} info; errors ${JSON.stringify(t.errors)}`);

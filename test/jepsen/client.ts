@@ -29,14 +29,20 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EADD
 export class Client {
   private readonly agent = new Agent({ connections: 64, keepAliveTimeout: 4_000, connect: { timeout: 2_000 } });
 
-  constructor(readonly timeoutMs: number) {}
+  private readonly headers: Record<string, string>;
+
+  /** `token`: sent as `Authorization: Bearer` on every request (the cluster's nodes require one). */
+  constructor(readonly timeoutMs: number, token?: string) {
+    this.headers = token !== undefined ? { authorization: `Bearer ${token}` } : {};
+  }
 
   async send(baseUrl: string, req: HttpRequest): Promise<Outcome> {
     try {
       const response = await request(new URL(req.path, baseUrl), {
         dispatcher: this.agent,
         method: req.method,
-        ...(req.body !== undefined ? { body: JSON.stringify(req.body), headers: { 'content-type': 'application/json' } } : {}),
+        headers: req.body !== undefined ? { ...this.headers, 'content-type': 'application/json' } : this.headers,
+        ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
         signal: AbortSignal.timeout(this.timeoutMs),

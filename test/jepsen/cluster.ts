@@ -1,6 +1,6 @@
-// The ledgerd processes of one run: free loopback ports, a data directory
-// each under the run folder, peer URLs that go through the proxy mesh (node A
-// reaches node B at the port of the link A->B), and the process faults the
+// The ledgerd processes of one run: an address each on the run's network
+// (net.ts: a loopback port behind a proxy mesh, or a network namespace), a
+// data directory each under the run folder, and the process faults the
 // nemeses need (SIGKILL and restart, SIGSTOP/SIGCONT, the faked clock file of
 // libfaketime, a tmpfs data directory). Everything started here is killed by
 // `close`, whatever happened before.
@@ -10,19 +10,20 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../cluster/harness.js';
 import { sleep } from '../support/helpers.js';
 import { Client } from './client.js';
-import { ProxyMesh } from './proxy.js';
+import { ProxyNetwork, type NetKind, type PeerNetwork } from './net.js';
+import { NetnsNetwork } from './netns.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const LEDGERD = path.resolve(here, '..', '..', 'src', 'cli', 'ledgerd.js');
 
-export { freePort, sleep };
+export { sleep };
 
 export interface ClusterNode {
   readonly id: string;
-  readonly port: number;
+  /** ledgerd --listen (host:port). */
+  readonly listen: string;
   readonly url: string;
   readonly dataDir: string;
   child: ChildProcess | undefined;
@@ -50,18 +51,28 @@ export interface ClusterOptions {
   readonly tmpfsNodes: ReadonlyMap<string, number>;
   readonly tickMs: number;
   readonly electionTicks: number;
+  /** How nodes reach each other and partitions cut them (default proxy). */
+  readonly net?: NetKind;
 }
 
 export class Cluster {
   readonly nodes = new Map<string, ClusterNode>();
-  readonly mesh = new ProxyMesh();
-  /** Probes (health, leader): a short deadline. */
-  readonly client = new Client(3_000);
-  /** Membership and leadership requests: the server allows them 10 s (docs/api.md, adminTimeoutMs). */
-  readonly adminClient = new Client(15_000);
+  readonly net: PeerNetwork;
   private readonly clusterSecret = randomBytes(24).toString('hex');
+  /**
+   * An admin token every node accepts and every client sends: a node in a
+   * namespace listens beyond loopback, where ledgerd refuses to start without
+   * tokens; the proxy network uses it too, so both run the same configuration.
+   */
+  readonly clientToken = randomBytes(24).toString('hex');
+  /** Probes (health, leader): a short deadline. */
+  readonly client = new Client(3_000, this.clientToken);
+  /** Membership and leadership requests: the server allows them 10 s (docs/api.md, adminTimeoutMs). */
+  readonly adminClient = new Client(15_000, this.clientToken);
 
-  constructor(readonly options: ClusterOptions) {}
+  constructor(readonly options: ClusterOptions) {
+    this.net = options.net === 'netns' ? new NetnsNetwork() : new ProxyNetwork();
+  }
 
   ids(): string[] {
     return [...this.nodes.keys()];
@@ -81,18 +92,20 @@ export class Cluster {
     return node;
   }
 
-  /** The URL at which `from` reaches `to`: the proxy of the link from->to. */
+  /** The URL at which `from` reaches `to` (through the proxy of the link from->to, or at `to`'s address). */
   peerUrl(from: string, to: string): string {
-    if (from === to) return this.node(to).url;
-    return `http://127.0.0.1:${this.mesh.link(from, to).port}`;
+    return this.net.peerUrl(from, to);
   }
 
   async start(): Promise<void> {
     const total = this.options.nodeCount + this.options.spareCount;
     mkdirSync(path.join(this.options.root, 'logs'), { recursive: true });
+    const ids = Array.from({ length: total }, (_, i) => `n${i + 1}`);
+    const addresses = await this.net.open(ids);
     for (let i = 1; i <= total; i++) {
       const id = `n${i}`;
-      const port = await freePort();
+      const address = addresses.get(id);
+      if (!address) throw new Error(`the network gave ${id} no address`);
       const dataDir = path.join(this.options.root, 'data', id);
       mkdirSync(dataDir, { recursive: true });
       const tmpfsMiB = this.options.tmpfsNodes.get(id);
@@ -104,12 +117,11 @@ export class Cluster {
         writeFileSync(clockFile, '+0\n');
       }
       this.nodes.set(id, {
-        id, port, url: `http://127.0.0.1:${port}`, dataDir, child: undefined, paused: false,
+        id, listen: address.listen, url: address.url, dataDir, child: undefined, paused: false,
         member: i <= this.options.nodeCount, joined: false, clockFile, tmpfs: tmpfsMiB !== undefined,
         log: createWriteStream(path.join(this.options.root, 'logs', `${id}.log`), { flags: 'a' }),
       });
     }
-    for (const a of this.ids()) for (const b of this.ids()) if (a !== b) await this.mesh.add(a, b, this.node(b).port);
     for (const node of this.members()) this.spawn(node.id, ['--peers', this.peersFor(node.id)]);
     // Generous: on a loaded machine a node takes tens of seconds to boot.
     await this.waitForLeader(120_000);
@@ -135,16 +147,13 @@ export class Cluster {
       // unless this is set; see docs/jepsen.md, Nemeses, clock.
       env.FAKETIME_DONT_FAKE_MONOTONIC = '1';
     }
-    const child = spawn(
-      process.execPath,
-      [
-        LEDGERD, '--id', id, '--listen', `127.0.0.1:${node.port}`, '--data', node.dataDir,
-        '--cluster-secret', this.clusterSecret,
-        '--tick-ms', String(this.options.tickMs), '--election-ticks', String(this.options.electionTicks),
-        '--log-level', 'warn', ...args,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env },
-    );
+    const command = this.net.command(id, [
+      LEDGERD, '--id', id, '--listen', node.listen, '--data', node.dataDir,
+      '--cluster-secret', this.clusterSecret, '--tokens', `${this.clientToken}=admin`,
+      '--tick-ms', String(this.options.tickMs), '--election-ticks', String(this.options.electionTicks),
+      '--log-level', 'warn', ...args,
+    ]);
+    const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     node.child = child;
     node.paused = false;
     node.log.write(`--- ${new Date().toISOString()} start ${args.join(' ')}\n`);
@@ -286,7 +295,7 @@ export class Cluster {
   async close(): Promise<void> {
     for (const node of this.nodes.values()) this.kill(node.id);
     for (const node of this.nodes.values()) await this.waitExited(node.id, 5_000);
-    await this.mesh.close();
+    await this.net.close();
     await this.client.close();
     await this.adminClient.close();
     for (const node of this.nodes.values()) {

@@ -23,7 +23,7 @@ export function resolveNemeses(list: string): Nemesis[] {
   const chosen: Nemesis[] = [];
   for (const name of list.split(',').map((s) => s.trim()).filter((s) => s.length > 0)) {
     const group = GROUPS[name] ?? ALL_NEMESES.filter((n) => n.name === name);
-    if (group.length === 0) throw new Error(`--nemesis: unknown nemesis "${name}"; known: ${[...Object.keys(GROUPS), ...ALL_NEMESES.map((n) => n.name)].join(', ')}`);
+    if (group.length === 0 && GROUPS[name] === undefined) throw new Error(`--nemesis: unknown nemesis "${name}"; known: ${[...Object.keys(GROUPS), ...ALL_NEMESES.map((n) => n.name)].join(', ')}`);
     for (const nemesis of group) if (!chosen.includes(nemesis)) chosen.push(nemesis);
   }
   return chosen;

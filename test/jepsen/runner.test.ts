@@ -10,7 +10,14 @@ import path from 'node:path';
 import t from 'tap';
 import type { HistoryEvent } from './history-writer.js';
 import { resolveNemeses } from './nemeses.js';
-import { countOnlyChecker, run } from './runner.js';
+import { countOnlyChecker, finalPhaseWaitMs, run, UNKNOWN_WRITE_SETTLE_MS } from './runner.js';
+
+t.test('the final phase starts only once no write of unknown outcome can still arrive', async (t) => {
+  t.equal(finalPhaseWaitMs(0, 1_000_000), 0, 'no unknown write: no wait');
+  t.equal(finalPhaseWaitMs(1_000_000, 1_000_000 + 6_000), UNKNOWN_WRITE_SETTLE_MS - 6_000, 'a write invoked 6 s ago may still be forwarded for the rest of the forward timeout');
+  t.equal(finalPhaseWaitMs(1_000_000, 1_000_000 + UNKNOWN_WRITE_SETTLE_MS + 1), 0, 'an older one cannot arrive any more');
+  t.ok(UNKNOWN_WRITE_SETTLE_MS > 15_000, 'longer than ledgerd\'s forward timeout');
+});
 
 t.test('a run with a leader partition writes a well-formed history and report', async (t) => {
   const out = mkdtempSync(path.join(tmpdir(), 'jepsen-run-'));

@@ -7,12 +7,14 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_FORWARD_TIMEOUT_MS } from '../../src/http/app.js';
 import { Prng } from '../../src/lib/prng.js';
 import { Client, classifyError, errorCodeOf, raftIndexOf, type Answer, type HttpRequest } from './client.js';
 import { Cluster, sleep } from './cluster.js';
 import { faketimeLibrary } from './nemesis-clock.js';
 import { DISK_TMPFS_MIB } from './nemesis-disk.js';
 import { HistoryWriter, type HistoryEvent } from './history-writer.js';
+import type { NetKind } from './net.js';
 import { schedule, type ActiveFault, type Nemesis, type NemesisContext, type ScheduledFault } from './nemesis.js';
 import { renderReport, summarize, type RunSummary } from './report.js';
 import { BankWorkload, notFoundIsEmptyRead } from './workloads/bank.js';
@@ -61,6 +63,8 @@ export interface RunOptions {
   readonly faultMs: readonly [number, number];
   readonly tickMs: number;
   readonly electionTicks: number;
+  /** How nodes reach each other and partitions cut them (net.ts; default proxy). */
+  readonly net?: NetKind;
   readonly checker: Checker;
   readonly log: (line: string) => void;
 }
@@ -115,12 +119,13 @@ export async function run(options: RunOptions): Promise<RunResult> {
     tmpfsNodes,
     tickMs: options.tickMs,
     electionTicks: options.electionTicks,
+    net: options.net ?? 'proxy',
   });
   const history = new HistoryWriter(path.join(dir, 'history.jsonl'));
   const workload = makeWorkload(options.workload);
   const runInfo: Record<string, unknown> = {
     seed: options.seed, nodes: options.nodes, time_limit_s: options.timeLimitS, concurrency: options.concurrency,
-    workload: options.workload, nemeses: usable.map((n) => n.name), skipped_nemeses: skipped,
+    workload: options.workload, net: options.net ?? 'proxy', nemeses: usable.map((n) => n.name), skipped_nemeses: skipped,
     schedule: faults.map((f) => ({ nemesis: f.nemesis.name, at_ms: f.atMs, duration_ms: f.durationMs, required: f.required })),
     tmpfs_nodes: Object.fromEntries(tmpfsNodes), op_timeout_ms: options.opTimeoutMs,
     started_at: new Date().toISOString(),
@@ -191,9 +196,33 @@ function recordSetup(history: HistoryWriter, process: number, op: Operation, ans
   history.append({ type: done.type, process, f: op.f, value: done.value, node: answer.headers['x-served-by'] ?? '', ...(index !== undefined ? { index } : {}), ...(done.error ? { error: done.error } : {}) });
 }
 
+/**
+ * How long after a write of unknown outcome was invoked it may still take
+ * effect: a follower forwards a write to the leader for up to the forward
+ * timeout, whatever the client does meanwhile, and a forwarded request cut by
+ * a partition is retransmitted by TCP and may reach the leader seconds after
+ * the heal (seen with --net netns: seed 1, partition-random-halves, 3 nodes,
+ * a transfer applied about 13.6 s after it was invoked, between two final reads).
+ * Plus time for the leader to commit it once it arrives.
+ */
+export const UNKNOWN_WRITE_SETTLE_MS = DEFAULT_FORWARD_TIMEOUT_MS + 2_000;
+
+/**
+ * How long the final phase waits so that its reads, which must all see the
+ * same transfers, cannot straddle a late write: until every write of unknown
+ * outcome is older than UNKNOWN_WRITE_SETTLE_MS. `lastUnknownWriteInvokedMs`
+ * is 0 when there was none.
+ */
+export function finalPhaseWaitMs(lastUnknownWriteInvokedMs: number, nowMs: number): number {
+  if (lastUnknownWriteInvokedMs === 0) return 0;
+  return Math.max(0, lastUnknownWriteInvokedMs + UNKNOWN_WRITE_SETTLE_MS - nowMs);
+}
+
 class Runner {
   /** The clients' own connections and deadline (the cluster's client has a short one for probes). */
   private readonly client: Client;
+  /** Date.now() when the latest write whose outcome is unknown (info) was invoked; 0: none. */
+  private lastUnknownWriteInvokedMs = 0;
 
   constructor(
     private readonly cluster: Cluster,
@@ -201,7 +230,7 @@ class Runner {
     private readonly workload: Workload,
     private readonly options: RunOptions,
   ) {
-    this.client = new Client(options.opTimeoutMs);
+    this.client = new Client(options.opTimeoutMs, cluster.clientToken);
   }
 
   async close(): Promise<void> {
@@ -232,6 +261,13 @@ class Runner {
 
   /** Invokes `op` on `node`, follows its pages, and records the completion. */
   async perform(process: number, node: string, op: Operation, phase?: 'final'): Promise<HistoryEvent> {
+    const invokedMs = Date.now();
+    const done = await this.performOnce(process, node, op, phase);
+    if (done.type === 'info' && !op.isRead) this.lastUnknownWriteInvokedMs = Math.max(this.lastUnknownWriteInvokedMs, invokedMs);
+    return done;
+  }
+
+  private async performOnce(process: number, node: string, op: Operation, phase?: 'final'): Promise<HistoryEvent> {
     const tag = phase ? { phase } : {};
     this.history.append({ type: 'invoke', process, f: op.f, value: op.value, node, ...tag });
     const url = this.cluster.node(node).url;
@@ -265,7 +301,12 @@ class Runner {
 
   /** After healing: every final read on every member, one process per node. */
   async finalPhase(): Promise<void> {
-    this.history.nemesis('final-phase', {});
+    const waitMs = finalPhaseWaitMs(this.lastUnknownWriteInvokedMs, Date.now());
+    if (waitMs > 0) {
+      this.options.log(`final phase waits ${waitMs} ms: a write of unknown outcome may still reach the leader`);
+      await sleep(waitMs);
+    }
+    this.history.nemesis('final-phase', { waited_for_unknown_writes_ms: waitMs });
     const members = this.cluster.memberIds();
     await Promise.all(
       members.map(async (node, i) => {
@@ -319,7 +360,7 @@ async function runNemesis(faults: readonly ScheduledFault[], context: NemesisCon
 
 /** Whatever a fault left behind: every link open, clocks reset, every member running and resumed. */
 async function healEverything(cluster: Cluster, history: HistoryWriter, log: (line: string) => void): Promise<void> {
-  cluster.mesh.healAll();
+  await cluster.net.healAll();
   for (const node of cluster.nodes.values()) {
     if (node.paused) cluster.resume(node.id);
     if (node.clockFile) cluster.setClock(node.id, '+0');

@@ -32,6 +32,7 @@ t.test('a time limit too short for every nemesis still schedules each once', asy
 t.test('--nemesis names and groups', async (t) => {
   t.same(resolveNemeses('partition,kill-leader').map((n) => n.name), ['partition-random-halves', 'partition-leader', 'partition-majorities-ring', 'partition-bridge', 'partition-one-way', 'kill-leader']);
   t.throws(() => resolveNemeses('partition,flood'), /unknown nemesis "flood"/);
+  t.same(resolveNemeses('none'), [], '"none", the CLI default, names no nemesis');
 });
 
 const S = 1e9;

@@ -182,7 +182,7 @@ export class Cluster {
     if (node.child) return;
     const founder = this.ids().indexOf(id) < this.options.nodeCount;
     if (founder && !node.joined) this.spawn(id, ['--peers', this.peersFor(id)]);
-    else this.spawn(id, ['--join', this.joinUrl(id)]);
+    else this.spawn(id, ['--join', await this.joinUrl(id)]);
     await this.waitHealthy(id);
   }
 
@@ -192,14 +192,34 @@ export class Cluster {
     if (node.child) throw new Error(`${id} still runs`);
     this.wipeData(id);
     node.joined = true;
-    this.spawn(id, ['--join', this.joinUrl(id)]);
+    this.spawn(id, ['--join', await this.joinUrl(id)]);
     await this.waitHealthy(id);
   }
 
-  private joinUrl(id: string): string {
-    const via = this.reachableMembers().find((n) => n.id !== id);
-    if (!via) throw new Error('no running member to join through');
-    return via.url;
+  /**
+   * The URL of a member that answers, to join through. ledgerd --join exits
+   * when that member does not answer, so a member merely started is not
+   * enough: when every member restarts at once (kill-all), a joined node
+   * picked one that was not listening yet and stayed down (seed 11).
+   */
+  private async joinUrl(id: string, timeoutMs = 60_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const via of this.reachableMembers().filter((n) => n.id !== id)) {
+        const outcome = await this.client.send(via.url, { method: 'GET', path: '/healthz' });
+        if (outcome.kind === 'answer' && outcome.answer.status === 200) return via.url;
+      }
+      await sleep(100);
+    }
+    throw new Error(`no member answered /healthz within ${timeoutMs} ms to join through`);
+  }
+
+  /** Whether `id` answers that its storage failed (it then stops its protocol until restarted). */
+  async storageFailed(id: string): Promise<boolean> {
+    const outcome = await this.client.send(this.node(id).url, { method: 'GET', path: '/readyz' });
+    if (outcome.kind !== 'answer' || outcome.answer.status === 200) return false;
+    const reason: unknown = outcome.answer.body.error?.details?.reason;
+    return typeof reason === 'string' && reason.startsWith('storage failed');
   }
 
   wipeData(id: string): void {

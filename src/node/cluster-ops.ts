@@ -6,10 +6,22 @@
 // membership entry that adds a node carries the URL the proposer used, which
 // fills in only what this node does not know yet.
 //
+// A node added as a voter joins as a learner whose entry says "promote once
+// caught up" (the context `{"url", "promote": true}`; a learner meant to stay
+// one keeps the bare URL). Every node reads that intent from the log, so
+// whichever node leads when the learner catches up promotes it: kept only on
+// the node that took the request, the intent was lost when leadership moved
+// first, and the cluster kept a learner where it was promised a voter
+// (one voter down then stopped it; jepsen seed 1, docs/jepsen.md Results).
+// Entries below this node's snapshot are not read again: a node restarted
+// from a snapshot that covers an addition it had not yet promoted does not
+// promote it.
+//
 // It must not touch storage, the ledger or the Ready loop: it proposes to the
 // core, asks the owner to run the loop (`kick`), waits through the read
 // path's applied-index waiters, and is told of applied membership entries.
 
+import { z } from 'zod';
 import { decodeConfChange } from '../raft/membership.js';
 import type { RawNode } from '../raft/raw-node.js';
 import { NONE, type ConfChange, type Entry, type NodeId } from '../raft/types.js';
@@ -36,14 +48,28 @@ export interface ClusterOpsOptions {
   readonly notLeader: () => NodeError;
 }
 
+/** The context of an addLearner entry for a node that is to become a voter. */
+const PromoteContext = z.object({ url: z.string().min(1), promote: z.literal(true) }).strict();
+
+/** The context an addLearner entry carries: the URL, and the promotion intent when the node is to become a voter. */
+export function learnerContext(url: string, promote: boolean): string {
+  return promote ? JSON.stringify(PromoteContext.parse({ url, promote })) : url;
+}
+
+/** What a membership entry's context says (a URL never starts with "{"; a bare one is the format of older logs too). */
+export function decodeMemberContext(context: string): { readonly url: string; readonly promote: boolean } {
+  if (!context.startsWith('{')) return { url: context, promote: false };
+  return PromoteContext.parse(JSON.parse(context));
+}
+
 export class ClusterOps {
   private readonly urls = new Map<NodeId, string>();
-  /** Learners to promote to voters once they have caught up. */
+  /** Learners to promote to voters once they have caught up, as the membership entries in the log say. */
   private readonly promotions = new Set<NodeId>();
 
   constructor(private readonly options: ClusterOpsOptions) {
     for (const [id, url] of options.initialPeers) this.urls.set(id, url);
-    this.learnUrlsFromLog();
+    this.learnFromLog();
   }
 
   peerUrls(): ReadonlyMap<NodeId, string> {
@@ -57,13 +83,10 @@ export class ClusterOps {
   async addMember(id: NodeId, url: string, voter: boolean, timeoutMs: number): Promise<Outcome<{ readonly index: number }>> {
     this.urls.set(id, url);
     this.options.peersChanged(this.urls);
-    const outcome = await this.proposeConf({ type: 'addLearner', nodeId: id, context: url }, timeoutMs);
-    if (outcome.ok && voter) this.promotions.add(id);
-    return outcome;
+    return this.proposeConf({ type: 'addLearner', nodeId: id, context: learnerContext(url, voter) }, timeoutMs);
   }
 
   removeMember(id: NodeId, timeoutMs: number): Promise<Outcome<{ readonly index: number }>> {
-    this.promotions.delete(id);
     return this.proposeConf({ type: 'removeNode', nodeId: id, context: '' }, timeoutMs);
   }
 
@@ -71,8 +94,14 @@ export class ClusterOps {
   confApplied(entry: Entry): void {
     const change = decodeConfChange(entry.data);
     if (this.learnUrl(change)) this.options.peersChanged(this.urls);
-    if (change.type === 'removeNode') this.promotions.delete(change.nodeId);
+    this.trackPromotion(change);
     this.options.logger.info({ change }, 'membership change applied');
+  }
+
+  /** The promotion intent after `change`: set by an addLearner that asks for it, ended by any other change of that node. */
+  private trackPromotion(change: ConfChange): void {
+    if (change.type === 'addLearner' && decodeMemberContext(change.context).promote) this.promotions.add(change.nodeId);
+    else this.promotions.delete(change.nodeId);
   }
 
   /** On each timer tick, on the leader: promotes learners that caught up. */
@@ -167,18 +196,26 @@ export class ClusterOps {
   /** Returns whether it learned a URL this node did not know. */
   private learnUrl(change: ConfChange): boolean {
     if (change.type === 'removeNode' || change.context === '' || this.urls.has(change.nodeId)) return false;
-    this.urls.set(change.nodeId, change.context);
+    this.urls.set(change.nodeId, decodeMemberContext(change.context).url);
     return true;
   }
 
-  /** Membership URLs from conf entries still in the log (entries below the snapshot came with --peers or --join). */
-  private learnUrlsFromLog(): void {
+  /**
+   * Membership URLs and promotion intents from conf entries still in the log
+   * (entries below the snapshot came with --peers or --join). An entry not
+   * yet committed may be replaced; its intent then names a node the
+   * configuration does not hold, which promotion skips.
+   */
+  private learnFromLog(): void {
     const storage = this.options.storage;
     const last = storage.lastIndex();
     for (let lo = storage.firstIndex(); lo <= last; ) {
       const batch = storage.entries(lo, last + 1, LOG_SCAN_BATCH_BYTES);
       for (const entry of batch) {
-        if (entry.type === 'conf') this.learnUrl(decodeConfChange(entry.data));
+        if (entry.type !== 'conf') continue;
+        const change = decodeConfChange(entry.data);
+        this.learnUrl(change);
+        this.trackPromotion(change);
       }
       lo = (batch[batch.length - 1] as Entry).index + 1;
     }

@@ -131,13 +131,17 @@ export class ProcessCluster {
     return { leader, followers: this.followersOf(leader) as [NodeProcess, NodeProcess] };
   }
 
-  /** Starts a new node that joins through `via` (it must be added with POST /v1/cluster/members). */
-  async startJoiner(id: string, via: string): Promise<NodeProcess> {
-    const port = await freePort();
+  /**
+   * Starts a new node that joins through `via` (it must be added with POST
+   * /v1/cluster/members), on `port` when the test already gave its URL away.
+   */
+  async startJoiner(id: string, via: string, port?: number): Promise<NodeProcess> {
+    port ??= await freePort();
     const node: NodeProcess = { id, port, url: `${this.scheme}://127.0.0.1:${port}`, dataDir: path.join(this.root, id), child: undefined, log: [] };
     this.nodes.set(id, node);
     this.spawn(id, ['--join', via]);
-    await this.waitHealthy(node);
+    // A node starting on a loaded 2-core machine took over 15 s to listen.
+    await this.waitHealthy(node, START_TIMEOUT_MS);
     return node;
   }
 

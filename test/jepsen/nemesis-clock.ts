@@ -1,8 +1,9 @@
 // Clock faults on one node through libfaketime (Debian's faketime package,
 // installed by scripts/jepsen-install.sh). When the clock nemesis is selected
 // every node runs with libfaketime preloaded and its own timestamp file
-// (re-read on every call), so the skew of one node changes at once and the
-// others stay at "+0".
+// (re-read when its one-second cache expires), so the skew of one node
+// changes within CLOCK_APPLIES_WITHIN_MS and the others stay at "+0"; the
+// start and stop events are recorded once that time has passed.
 //
 // What each clock reads (measured with Node 20 under libfaketime 0.9.10):
 // Date.now() (CLOCK_REALTIME) follows the offset; performance.now() and
@@ -17,6 +18,7 @@
 // which no real clock does; see docs/jepsen.md.
 
 import { existsSync } from 'node:fs';
+import { sleep } from './cluster.js';
 import type { Nemesis } from './nemesis.js';
 import { leaderOrAny } from './nemesis.js';
 
@@ -25,6 +27,9 @@ const FAKETIME_LIBRARIES = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
 export function faketimeLibrary(): string | undefined {
   return FAKETIME_LIBRARIES.find((file) => existsSync(file));
 }
+
+/** A new offset is in effect by then: libfaketime's cache lasts 1 s (measured: 1.8 s at worst). */
+export const CLOCK_APPLIES_WITHIN_MS = 2500;
 
 /** Offsets in seconds: small (inside the peer skew window) and large jumps, both ways. */
 const OFFSETS_SECONDS = [-300, -30, -2, 2, 30, 300];
@@ -39,10 +44,12 @@ export const clockSkew: Nemesis = {
     const offsetSeconds = context.rng.pick(OFFSETS_SECONDS);
     const spec = `${offsetSeconds >= 0 ? '+' : ''}${offsetSeconds}s`;
     context.cluster.setClock(node, spec);
+    await sleep(CLOCK_APPLIES_WITHIN_MS);
     return {
       details: { node, offset: spec },
       stop: async () => {
         context.cluster.setClock(node, '+0');
+        await sleep(CLOCK_APPLIES_WITHIN_MS);
         return { node, offset: '+0' };
       },
     };

@@ -1,7 +1,11 @@
 // A full disk on one node: its data directory is a small tmpfs (mounted when
 // the cluster starts, so this needs root), and the fault fills it with a file
 // until the kernel answers ENOSPC; healing deletes the file and restarts the
-// node if it stopped. Without root the nemesis is skipped with the reason.
+// node if it stopped, or if it runs with its storage failed: such a node
+// stops its Raft protocol and waits for an operator to free space and
+// restart it (docs/node.md), so without the restart it stayed frozen, with
+// whatever leader it last knew, through the final phase. Without root the
+// nemesis is skipped with the reason.
 
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
@@ -45,9 +49,14 @@ export const diskFull: Nemesis = {
       details: { node: node.id, filled_bytes: bytes },
       stop: async () => {
         rmSync(filler, { force: true });
+        const storageFailed = node.child !== undefined && (await context.cluster.storageFailed(node.id));
+        if (storageFailed) {
+          context.cluster.kill(node.id);
+          await context.cluster.waitExited(node.id);
+        }
         const restarted = node.member && !node.child;
         if (restarted) await context.cluster.restart(node.id);
-        return { node: node.id, restarted };
+        return { node: node.id, restarted, storage_failed: storageFailed };
       },
     };
   },

@@ -94,3 +94,18 @@ t.test('an item whose available is not on_hand - reserved, and a confirm of a ho
     .parsed();
   t.same(checkReservations(run).anomalies.map((anomaly) => anomaly.kind), ['inconsistent-item', 'confirm-without-hold']);
 });
+
+t.test('a run whose final phase read no item is unknown, not valid', async (t) => {
+  const confirmed = (): HistoryBuilder =>
+    stocked(5)
+      .op(1, 'hold', hold('r1', 3), ok({ status: 'created' }), 10, 11)
+      .op(1, 'confirm', { id: 'r1' }, ok({ status: 'confirmed' }), 12, 13)
+      .nemesis('final-phase', 20);
+  const unread = confirmed().op(11, 'read-item', { sku: 's' }, fail('no_leader'), 21, 22).parsed();
+  const verdict = checkReservations(unread);
+  t.same(verdict.anomalies, []);
+  t.equal(verdict.valid, 'unknown', 'nothing was read after recovery, so nothing after recovery was checked');
+  t.same(verdict.stats.skusWithoutFinalRead, ['s']);
+  const read = confirmed().op(11, 'read-item', { sku: 's' }, item(2, 0), 21, 22).parsed();
+  t.equal(checkReservations(read).valid, true, 'with a final read of the sku the run passes');
+});

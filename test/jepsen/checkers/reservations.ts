@@ -5,7 +5,10 @@
 // adjustments). An acknowledged confirm is final: no release of the same
 // reservation is acknowledged, no read ever shows it released or expired, and
 // no linearizable read invoked after the confirm was acknowledged shows it in
-// any other state.
+// any other state. A history with a final phase must read every sku in it
+// (the state after recovery is what these promises are about); a sku the
+// final phase did not read makes the verdict unknown, not valid (seed 2:
+// a run that ended without a leader read nothing at the end and passed).
 
 import type { Operation, ParsedHistory } from '../history.js';
 import {
@@ -20,6 +23,7 @@ import {
   ReservationInvoke,
   resultValue,
 } from '../history.js';
+import { finalPhaseStart, isFinalRead } from './ledger-index.js';
 import { AnomalyList, claimsLinearizable, verdictOf } from './verdict.js';
 import type { Verdict } from './verdict.js';
 
@@ -150,6 +154,24 @@ function checkConfirmFinal(history: ParsedHistory, confirms: Map<string, Operati
   }
 }
 
+/** The skus of the history that no ok final read-item covers, when the history has a final phase. */
+function skusWithoutFinalRead(history: ParsedHistory): string[] {
+  if (history.finalPhaseTime === undefined) return [];
+  const start = finalPhaseStart(history);
+  const skus = new Set<string>();
+  const readAtTheEnd = new Set<string>();
+  for (const operation of history.operations) {
+    if (operation.f === 'create-items') for (const item of invokeValue(CreateItemsInvoke, operation).items) skus.add(item.sku);
+    else if (operation.f === 'hold') for (const line of invokeValue(HoldInvoke, operation).lines) skus.add(line.sku);
+    else if (operation.f === 'read-item') {
+      const sku = invokeValue(ReadItemInvoke, operation).sku;
+      skus.add(sku);
+      if (isFinalRead(operation, start)) readAtTheEnd.add(sku);
+    }
+  }
+  return [...skus].filter((sku) => !readAtTheEnd.has(sku)).sort();
+}
+
 export function checkReservations(history: ParsedHistory, options: ReservationOptions = {}): Verdict {
   const anomalies = new AnomalyList();
   let itemReads = 0;
@@ -162,5 +184,7 @@ export function checkReservations(history: ParsedHistory, options: ReservationOp
   const confirms = acknowledgedConfirms(history);
   const skusWithoutStock = checkOversold(history, confirms, options, anomalies);
   checkConfirmFinal(history, confirms, options.leaseIsLinearizable ?? true, anomalies);
-  return verdictOf(anomalies, skusWithoutStock.length > 0, { itemReads, acknowledgedConfirms: confirms.size, skusWithoutStock });
+  const unreadAtTheEnd = skusWithoutFinalRead(history);
+  const undecided = skusWithoutStock.length > 0 || unreadAtTheEnd.length > 0;
+  return verdictOf(anomalies, undecided, { itemReads, acknowledgedConfirms: confirms.size, skusWithoutStock, skusWithoutFinalRead: unreadAtTheEnd });
 }

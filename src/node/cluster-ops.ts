@@ -131,6 +131,7 @@ export class ClusterOps {
           matchIndex: peer?.match,
           lagEntries: peer === undefined ? undefined : Math.max(0, status.commit - peer.match),
           lastContactMs: peer === undefined ? undefined : peer.lastContactTicks * this.options.tickMs,
+          lagMs: undefined,
         };
       }),
     };

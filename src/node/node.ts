@@ -486,7 +486,11 @@ export class LedgerNode implements LedgerService {
   }
 
   clusterStatus(): ClusterStatus {
-    return this.cluster.status();
+    const status = this.cluster.status();
+    if (status.role !== 'leader') return status;
+    // How long each follower has been behind is tracked by ReplicationLag, on the leader only.
+    const lags = new Map(this.lag.peers().map((peer) => [peer.peer, peer.lagSeconds * 1000]));
+    return { ...status, members: status.members.map((member) => ({ ...member, lagMs: member.id === this.nodeId ? 0 : lags.get(member.id) })) };
   }
 
   readiness(): Readiness {

@@ -76,6 +76,8 @@ export interface MemberStatus {
   readonly matchIndex: number | undefined;
   readonly lagEntries: number | undefined;
   readonly lastContactMs: number | undefined;
+  /** Known on the leader only: how long the member has been behind the commit index (0 when it is not). */
+  readonly lagMs: number | undefined;
 }
 
 export interface ClusterStatus {

@@ -114,6 +114,8 @@ export const clusterStatusSchema = z
     last_log_index: index,
     snapshot_index: index,
     members: z.array(memberSchema),
+    /** Extension: the last leaders this node saw since it started (at most 20, oldest first); at_ms is this node's wall clock. */
+    leader_changes: z.array(z.object({ leader: idSchema, term: z.number().int(), at_ms: z.number().int() })),
   })
   .meta({ id: 'ClusterStatus' });
 

@@ -80,6 +80,13 @@ export interface MemberStatus {
   readonly lagMs: number | undefined;
 }
 
+/** A leader this node came to know: who, in which term, and when by this node's wall clock. */
+export interface LeaderChange {
+  readonly leader: NodeId;
+  readonly term: number;
+  readonly atWallMs: number;
+}
+
 export interface ClusterStatus {
   readonly id: NodeId;
   readonly role: Role;
@@ -90,6 +97,8 @@ export interface ClusterStatus {
   readonly lastLogIndex: number;
   readonly snapshotIndex: number;
   readonly members: readonly MemberStatus[];
+  /** The last leaders this node saw since it started, oldest first (a bounded number: 20). */
+  readonly leaderChanges: readonly LeaderChange[];
 }
 
 export interface Readiness {

@@ -108,6 +108,7 @@ export class LocalService implements LedgerService {
       lastLogIndex: appliedIndex,
       snapshotIndex: 0,
       members: this.members,
+      leaderChanges: [{ leader: this.leaderId, term: this.term, atWallMs: this.clock() }],
     };
   }
 

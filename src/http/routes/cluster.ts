@@ -110,5 +110,6 @@ export function renderCluster(status: ClusterStatus) {
     last_log_index: status.lastLogIndex,
     snapshot_index: status.snapshotIndex,
     members: status.members.map(renderMember),
+    leader_changes: status.leaderChanges.map((change) => ({ leader: change.leader, term: change.term, at_ms: change.atWallMs })),
   };
 }

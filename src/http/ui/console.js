@@ -80,9 +80,9 @@ function setupToken() {
 
 // ---- members and leader changes ----
 
-const leaderChanges = [];
+/** Leader changes by term: reported by the nodes (GET /v1/cluster's leader_changes) or seen by this page between two polls. */
+const leaderChanges = new Map();
 let lastLeader = { id: undefined, term: -1 };
-let leaderChangesSeen = 0;
 
 /** The answering node that says it leads with the highest term: its members carry the replication progress. */
 function leaderView(nodes) {
@@ -104,19 +104,34 @@ function observedLeader(nodes) {
   return best;
 }
 
-function noteLeader(nodes) {
+function noteChange(term, leader, atMs, source) {
+  const known = leaderChanges.get(term);
+  if (known === undefined) leaderChanges.set(term, { term, leader, atMs, sources: new Set([source]) });
+  else {
+    known.sources.add(source);
+    // The earliest time any node (or the page) saw it.
+    known.atMs = Math.min(known.atMs, atMs);
+  }
+}
+
+function noteLeaders(nodes) {
+  for (const node of nodes) {
+    for (const change of (node.status && node.status.leader_changes) || []) noteChange(change.term, change.leader, change.at_ms, node.id);
+  }
   const seen = observedLeader(nodes);
-  if (seen.id === undefined || (seen.id === lastLeader.id && seen.term === lastLeader.term)) return;
-  if (seen.term < lastLeader.term) return;
-  if (lastLeader.id !== undefined) leaderChangesSeen++;
-  leaderChanges.unshift({ at: new Date(), from: lastLeader.id, to: seen.id, term: seen.term });
-  leaderChanges.length = Math.min(leaderChanges.length, LEADER_CHANGES_SHOWN);
-  lastLeader = seen;
-  const list = $('leader-changes');
-  list.replaceChildren(...leaderChanges.map((change) => el('li', { 'data-term': change.term, 'data-leader': change.to },
-    `${change.at.toLocaleTimeString()}: term ${change.term}, leader ${change.to}`,
-    change.from === undefined ? ' (leader when the page opened)' : ` (was ${change.from})`)));
-  $('leader-changes-total').textContent = `${leaderChangesSeen} change(s) seen`;
+  if (seen.id !== undefined && seen.term > lastLeader.term) {
+    noteChange(seen.term, seen.id, Date.now(), lastLeader.id === undefined ? 'page (when it opened)' : 'page');
+    lastLeader = seen;
+  }
+  const newest = [...leaderChanges.values()].sort((a, b) => b.term - a.term).slice(0, LEADER_CHANGES_SHOWN);
+  $('leader-changes').replaceChildren(...newest.map((change, i) => {
+    const previous = newest[i + 1];
+    return el('li', { 'data-term': change.term, 'data-leader': change.leader },
+      `${new Date(change.atMs).toLocaleTimeString()}: term ${change.term}, leader ${change.leader}`,
+      previous === undefined ? '' : ` (after ${previous.leader}, term ${previous.term})`,
+      `; seen by ${[...change.sources].sort().join(', ')}`);
+  }));
+  $('leader-changes-total').textContent = `${leaderChanges.size} leader(s) known; the current one is ${lastLeader.id === undefined ? 'unknown' : lastLeader.id}`;
 }
 
 const cell = (field, value, numeric) => el('td', Object.assign({ 'data-field': field }, numeric ? { class: 'number' } : {}), value);
@@ -151,7 +166,7 @@ async function pollCluster() {
     const leader = leaderView(body.nodes);
     const progressOf = (id) => (leader ? leader.members.find((member) => member.id === id) : undefined);
     $('members').tBodies[0].replaceChildren(...body.nodes.map((node) => memberRow(node, progressOf(node.id))));
-    noteLeader(body.nodes);
+    noteLeaders(body.nodes);
     setStatus(`served by ${headers.get('x-served-by') || '?'}; updated ${new Date().toLocaleTimeString()}${leader ? '' : '; no member says it leads'}`, false);
   } catch (error) {
     setStatus(`cluster: ${error.message}${error.status === 401 || error.status === 403 ? ' (enter a token with the read scope)' : ''}`, true);

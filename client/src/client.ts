@@ -166,9 +166,9 @@ export class LedgerClient {
     return this.read('/v1/cluster', options);
   }
 
-  /** Every member's own view (role, term, commit and applied index), asked by one node; null status where a member did not answer. */
-  getClusterNodes(options: { readonly readFrom?: string } = {}): Promise<T.Answered<T.ClusterNodes>> {
-    return this.call({ kind: 'read', method: 'GET', path: '/v1/cluster/nodes', ...(options.readFrom === undefined ? {} : { url: options.readFrom }) });
+  /** Every member's own view (role, term, commit and applied index), asked by one node (`url`, default any); null status where a member did not answer. */
+  getClusterNodes(url?: string): Promise<T.Answered<T.ClusterNodes>> {
+    return this.call({ kind: 'read', method: 'GET', path: '/v1/cluster/nodes', ...(url === undefined ? {} : { url }) });
   }
 
   /**

@@ -33,13 +33,18 @@ t.test('events(): typed, in order, resumed on another node after the serving lea
   const cluster = new ProcessCluster();
   t.teardown(() => cluster.close());
   const { leader, followers } = await cluster.startStableTrio();
-  // Reads (and so the stream) go to the first URL first: the leader, which the test then kills.
+  // Reads (and so the stream) go to the first URL first: the leader, which the test then kills (this client makes no other call before).
   const reader = new LedgerClient({ urls: [leader.url, followers[0].url, followers[1].url], deadlineMs: DEADLINE_MS });
   const writer = new LedgerClient({ urls: [followers[0].url, followers[1].url, leader.url], deadlineMs: DEADLINE_MS });
   t.teardown(async () => {
     await reader.close();
     await writer.close();
   });
+
+  const nodes = (await writer.getClusterNodes()).value.nodes;
+  t.same(nodes.map((node) => node.id).sort(), ['n1', 'n2', 'n3'], 'getClusterNodes: every member');
+  t.ok(nodes.every((node) => node.status?.id === node.id), "each with its own status (it names itself)");
+  t.equal(nodes.find((node) => node.id === leader.id)?.status?.role, 'leader', 'the leader says it leads');
 
   await writer.createAccounts([{ id: 'ev.a', ledger: 'USD' }, { id: 'ev.b', ledger: 'USD' }]);
   for (let i = 1; i <= 5; i++) await writer.createTransfers({ id: `ev.t${i}`, debit_account_id: 'ev.a', credit_account_id: 'ev.b', amount: i, ledger: 'USD' });
@@ -57,6 +62,9 @@ t.test('events(): typed, in order, resumed on another node after the serving lea
   for (let i = 6; i <= 10; i++) await writer.createTransfers({ id: `ev.t${i}`, debit_account_id: 'ev.a', credit_account_id: 'ev.b', amount: i, ledger: 'USD' });
   await waitFor('ev.t10 on the resumed stream', () => hasTransfer(stream.events, 'ev.t10'), DEADLINE_MS, 20);
   await stream.stop();
+
+  const afterKill = (await writer.getClusterNodes(followers[0].url)).value.nodes.find((node) => node.id === leader.id);
+  t.same([afterKill?.status, afterKill?.error?.code], [null, 'unreachable'], 'getClusterNodes reports the killed node');
 
   const resumed = connections.at(-1);
   t.ok(connections.length >= 2 && resumed?.servedBy !== leader.id, `resumed on a surviving node (${JSON.stringify(connections)})`);

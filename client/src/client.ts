@@ -194,14 +194,15 @@ export class LedgerClient {
       const url = this.pick('read', avoid);
       const opened = await this.openEvents(url, options, lastEventId);
       if (opened.kind === 'open') {
-        failures = 0;
         failingSinceMs = undefined;
         options.onConnect?.({ url, servedBy: opened.servedBy, lastEventId });
+        let delivered = 0;
         try {
           for await (const raw of parseEventStream(opened.body)) {
             const event = { id: raw.id ?? '', ...(JSON.parse(raw.data) as Omit<T.LedgerEvent, 'id'>) } as T.LedgerEvent;
             lastEventId = event.id;
             this.observeIndex(event.index);
+            delivered++;
             yield event;
           }
         } catch (error) {
@@ -210,8 +211,11 @@ export class LedgerClient {
           opened.body.destroy();
         }
         if (stopped()) return;
-        // The stream ended or broke: resume after the last event, on another node first.
+        // The stream ended or broke: resume after the last event, on another node first; streams
+        // that end before delivering anything (nodes shutting down) back off like failures.
         avoid = url;
+        failures = delivered > 0 ? 0 : failures + 1;
+        if (failures > 0) await new Promise((resolve) => setTimeout(resolve, this.backoffMs(failures)));
         continue;
       }
       if (stopped()) return;

@@ -5,7 +5,7 @@ NODE_MODULES_STAMP := node_modules/.install-stamp
 SIM_SEEDS ?= 1..200
 SIM_STEPS ?= 3000
 
-.PHONY: all install build client typecheck test run sim sim-long clean jepsen jepsen-smoke jepsen-install bench bench-quick bench-scale bench-install bench-wal bench-apply bench-json prometheus-install monitoring-check
+.PHONY: all install build client typecheck test run sim sim-long clean jepsen jepsen-smoke jepsen-install bench bench-quick bench-scale bench-install bench-wal bench-apply bench-json prometheus-install browser-install monitoring-check
 
 all: build
 
@@ -47,7 +47,7 @@ typecheck: install
 # Build (which type-checks everything under src/, test/ and bench/) and the
 # client, then run every tap test (the client's too), including the simulator
 # on a fixed set of seeds.
-test: build client prometheus-install
+test: build client prometheus-install browser-install
 	npx tap
 
 # A local 3-node cluster on 127.0.0.1:7001-7003 with data under ./data
@@ -146,6 +146,11 @@ bench-json: build
 # cannot here: the monitoring tests then skip and say why).
 prometheus-install:
 	bash scripts/prometheus-install.sh || [ $$? -eq 77 ]
+
+# Debian's chromium for the operator console's browser test (exit 77 = cannot
+# here: that test then skips and says why).
+browser-install:
+	bash scripts/browser-install.sh || [ $$? -eq 77 ]
 
 monitoring-check: prometheus-install
 	promtool check config deploy/prometheus/prometheus.yml

@@ -17,9 +17,14 @@
 //   min_index with every read, so a read on any node, at any consistency
 //   level, reflects every earlier write and read of this client. Pass
 //   `sessionIndex` to another client (observeIndex) to carry it further.
+// - The change stream (events()): an async iterator over GET /v1/events that
+//   resumes with Last-Event-ID on the next node when a connection drops (a
+//   node stopped, a leader changed, a silent socket), so each change is
+//   delivered once and in log order.
 
 import { Agent, request, type Dispatcher } from 'undici';
-import { DeadlineExceededError, LedgerApiError } from './errors.js';
+import { DeadlineExceededError, EventsCompactedError, LedgerApiError } from './errors.js';
+import { parseEventStream } from './sse.js';
 import type * as T from './types.js';
 
 export interface ClientOptions {
@@ -56,6 +61,8 @@ interface Attempt {
 const RETRY_STATUSES_WRITE = new Set([429, 500, 503, 504]);
 const RETRY_STATUSES_ADMIN = new Set([429, 503]);
 const MAX_ATTEMPTS = 1000;
+/** The node sends `: keep-alive` every 15 s: a stream silent for longer than two of those is dead. */
+const DEFAULT_EVENTS_IDLE_MS = 40_000;
 
 export class LedgerClient {
   private readonly urls: readonly string[];
@@ -157,6 +164,97 @@ export class LedgerClient {
   /** This node's view of the cluster (the leader's view, which has the members' progress, with readFrom 'leader'). */
   getCluster(options: T.ReadOptions = {}): Promise<T.Answered<T.ClusterStatus>> {
     return this.read('/v1/cluster', options);
+  }
+
+  /** Every member's own view (role, term, commit and applied index), asked by one node (`url`, default any); null status where a member did not answer. */
+  getClusterNodes(url?: string): Promise<T.Answered<T.ClusterNodes>> {
+    return this.call({ kind: 'read', method: 'GET', path: '/v1/cluster/nodes', ...(url === undefined ? {} : { url }) });
+  }
+
+  /**
+   * Follows GET /v1/events: every applied ledger change in log order, without
+   * end (break out of the loop, or abort `signal`, to stop). Any node serves
+   * it; when a connection drops, ends (the node stopped), or stays silent
+   * past idleTimeoutMs, the iterator reconnects to the next node with
+   * Last-Event-ID, so nothing is skipped or delivered twice. A node that is
+   * behind the position asked (a lagging follower after a leader change)
+   * is skipped for another. Throws EventsCompactedError (410) when the
+   * position was compacted away, LedgerApiError for other refusals (401,
+   * 403, 400), and DeadlineExceededError when no node served the stream
+   * within the client's deadline.
+   */
+  async *events(options: T.EventsOptions = {}): AsyncGenerator<T.LedgerEvent, void, undefined> {
+    let lastEventId = options.lastEventId;
+    let avoid: string | undefined;
+    let failures = 0;
+    let failingSinceMs: number | undefined;
+    let lastError: unknown;
+    const stopped = (): boolean => options.signal?.aborted === true;
+    while (!stopped()) {
+      const url = this.pick('read', avoid);
+      const opened = await this.openEvents(url, options, lastEventId);
+      if (opened.kind === 'open') {
+        failingSinceMs = undefined;
+        options.onConnect?.({ url, servedBy: opened.servedBy, lastEventId });
+        let delivered = 0;
+        try {
+          for await (const raw of parseEventStream(opened.body)) {
+            const event = { id: raw.id ?? '', ...(JSON.parse(raw.data) as Omit<T.LedgerEvent, 'id'>) } as T.LedgerEvent;
+            lastEventId = event.id;
+            this.observeIndex(event.index);
+            delivered++;
+            yield event;
+          }
+        } catch (error) {
+          lastError = error;
+        } finally {
+          opened.body.destroy();
+        }
+        if (stopped()) return;
+        // The stream ended or broke: resume after the last event, on another node first; streams
+        // that end before delivering anything (nodes shutting down) back off like failures.
+        avoid = url;
+        failures = delivered > 0 ? 0 : failures + 1;
+        if (failures > 0) await new Promise((resolve) => setTimeout(resolve, this.backoffMs(failures)));
+        continue;
+      }
+      if (stopped()) return;
+      if (opened.kind === 'refused' && !opened.retry) throw opened.error;
+      lastError = opened.error;
+      avoid = url;
+      failures++;
+      failingSinceMs ??= Date.now();
+      if (Date.now() - failingSinceMs > this.deadlineMs) throw new DeadlineExceededError('GET /v1/events', failures, lastError);
+      await new Promise((resolve) => setTimeout(resolve, this.backoffMs(failures)));
+    }
+  }
+
+  private async openEvents(url: string, options: T.EventsOptions, lastEventId: string | undefined): Promise<EventsOpened> {
+    const target = new URL(`${url}/v1/events`);
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (this.options.token !== undefined) headers.authorization = `Bearer ${this.options.token}`;
+    if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+    else if (options.fromIndex !== undefined) target.searchParams.set('from_index', String(options.fromIndex));
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(target, {
+        method: 'GET', headers, dispatcher: this.agent, headersTimeout: this.attemptTimeoutMs,
+        bodyTimeout: options.idleTimeoutMs ?? DEFAULT_EVENTS_IDLE_MS, ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    } catch (error) {
+      return { kind: 'unreachable', error };
+    }
+    const header = (name: string): string => {
+      const value = response.headers[name];
+      return typeof value === 'string' ? value : '';
+    };
+    this.learn(url, header('x-served-by'), header('x-raft-leader'));
+    if (response.statusCode === 200) return { kind: 'open', body: response.body, servedBy: header('x-served-by') };
+    const text = await response.body.text().catch(() => '');
+    const error = (parseJson(text) as T.ErrorBody | undefined)?.error;
+    const args = [response.statusCode, error?.code ?? 'unknown', error?.message ?? text.slice(0, 200), error?.details ?? {}, target.toString()] as const;
+    if (response.statusCode === 410) return { kind: 'refused', error: new EventsCompactedError(...args), retry: false };
+    return { kind: 'refused', error: new LedgerApiError(...args), retry: RETRY_STATUSES_WRITE.has(response.statusCode) || isBehindPosition(error) };
   }
 
   // Operator actions (admin scope).
@@ -317,6 +415,19 @@ export class LedgerClient {
 type Failed =
   | { readonly kind: 'unreachable'; readonly error: unknown; readonly beforeSending: boolean }
   | { readonly kind: 'refused'; readonly error: LedgerApiError; readonly moveOn: boolean };
+type EventsOpened =
+  | { readonly kind: 'open'; readonly body: Dispatcher.ResponseData['body']; readonly servedBy: string }
+  | { readonly kind: 'unreachable'; readonly error: unknown }
+  | { readonly kind: 'refused'; readonly error: LedgerApiError; readonly retry: boolean };
+
+/** The 400 of a node that has not yet committed the position asked: another node (or this one, later) can serve it. */
+function isBehindPosition(error: T.ErrorBody['error'] | undefined): boolean {
+  if (error?.code !== 'invalid_query') return false;
+  const issues = error.details['issues'];
+  return Array.isArray(issues) && issues.length > 0 && issues.every((issue: { path?: unknown; code?: unknown }) =>
+    (issue.path === 'last-event-id' || issue.path === 'from_index') && issue.code === 'too_big');
+}
+
 type Outcome<Value> = { readonly kind: 'answered'; readonly answered: Omit<T.Answered<Value>, 'attempts'> } | Failed;
 
 function parseJson(text: string): unknown {

@@ -16,6 +16,22 @@ export class LedgerApiError extends Error {
   }
 }
 
+/**
+ * GET /v1/events answered 410: the events from the asked position were
+ * compacted away and cannot be delivered; `oldestIndex` (when the node said)
+ * is the first index still available. The caller must rebuild its state
+ * from a read (for example getAccounts) and follow on from there.
+ */
+export class EventsCompactedError extends LedgerApiError {
+  override name = 'EventsCompactedError';
+  readonly oldestIndex: number | undefined;
+  constructor(status: number, code: string, message: string, details: Readonly<Record<string, unknown>>, url: string) {
+    super(status, code, message, details, url);
+    const oldest = details['oldest_index'];
+    this.oldestIndex = typeof oldest === 'number' ? oldest : undefined;
+  }
+}
+
 export class DeadlineExceededError extends Error {
   override name = 'DeadlineExceededError';
   constructor(readonly operation: string, readonly attempts: number, readonly lastError: unknown) {

@@ -36,6 +36,35 @@ export type Health = z.output<typeof answers.healthSchema>;
 export type Ready = z.output<typeof answers.readySchema>;
 export type ErrorBody = z.output<typeof answers.errorBodySchema>;
 
+export type ClusterNodes = z.output<typeof answers.clusterNodesSchema>;
+
+/** One change of GET /v1/events (docs/api.md, "Change stream"): records are rendered as the reads render them. */
+export type LedgerEvent = {
+  /** The SSE id: `<index>` or `<index>.<n>` (the n-th change of that entry); pass it as lastEventId to resume after it. */
+  readonly id: string;
+  /** The log index of the entry that made the change. */
+  readonly index: number;
+} & (
+  | { readonly kind: 'account_created'; readonly record: Account }
+  | { readonly kind: 'transfer_created' | 'transfer_status_changed'; readonly record: Transfer }
+  | { readonly kind: 'item_created'; readonly record: Item & { readonly created_at: number } }
+  | { readonly kind: 'stock_adjusted'; readonly record: { readonly id: string; readonly sku: string; readonly delta: number; readonly created_at: number } }
+  | { readonly kind: 'reservation_created' | 'reservation_status_changed'; readonly record: Reservation }
+);
+
+export interface EventsOptions {
+  /** The first log index to deliver (default 0: everything); ignored when lastEventId is given. */
+  readonly fromIndex?: number;
+  /** Resume right after this event id (one the stream delivered earlier, on any node). */
+  readonly lastEventId?: string;
+  /** Aborting ends the iteration (the for-await loop simply finishes). */
+  readonly signal?: AbortSignal;
+  /** A connection silent this long is taken for dead and resumed elsewhere (default 40000; the node sends a keep-alive every 15 s). */
+  readonly idleTimeoutMs?: number;
+  /** Called each time a stream is opened: which URL, which node serves it, and where it resumes. */
+  readonly onConnect?: (connection: { readonly url: string; readonly servedBy: string; readonly lastEventId: string | undefined }) => void;
+}
+
 /** ?consistency= and its companions (docs/api.md, Consistency). */
 export interface ReadOptions {
   readonly consistency?: 'linearizable' | 'lease' | 'stale';

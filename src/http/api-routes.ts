@@ -70,6 +70,8 @@ export function apiRoutes(maxWaitMs: number) {
     releaseReservation: write('releaseReservation', 'Give a hold back', '/v1/reservations/:id/release', emptyBodySchema, answers.releaseResultsSchema, idParamsSchema),
     getReservation: read('getReservation', 'One reservation with its status', '/v1/reservations/:id', idParamsSchema, readQuery, answers.reservationViewSchema, 'reservation_not_found'),
     getCluster: read('getCluster', "This node's view of the cluster (members' progress is known on the leader)", '/v1/cluster', noParams, readQuery, answers.clusterStatusSchema),
+    getClusterNodes: read('getClusterNodes', "Every member's own view of the cluster (role, term, commit and applied index), asked by this node in parallel",
+      '/v1/cluster/nodes', noParams, noParams, answers.clusterNodesSchema),
     addMember: admin('addMember', 'Add a node (as a learner first; promoted once caught up when voter)', 'POST', '/v1/cluster/members', noParams, addMemberSchema, answers.memberAddedSchema),
     removeMember: admin('removeMember', 'Remove a node from the cluster', 'DELETE', '/v1/cluster/members/:id', idParamsSchema, emptyBodySchema, answers.memberRemovedSchema),
     transferLeadership: admin('transferLeadership', 'Move leadership (to a given node, or the most caught-up one)', 'POST', '/v1/cluster/leadership',

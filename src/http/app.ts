@@ -30,6 +30,7 @@ import { registerClusterRoutes } from './routes/cluster.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerInventoryRoutes } from './routes/inventory.js';
 import { registerLedgerRoutes } from './routes/ledger.js';
+import { registerUiRoutes } from './routes/ui.js';
 
 export const DEFAULT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_WRITE_TIMEOUT_MS = 5_000;
@@ -165,6 +166,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     registerInventoryRoutes(api, context);
     registerClusterRoutes(api, context);
     registerEventRoutes(api, context);
+    registerUiRoutes(api);
   });
   return app;
 }

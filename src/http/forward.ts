@@ -74,6 +74,14 @@ export class Forwarder {
     return { kind: 'forwarded', answer: forwarded.answer };
   }
 
+  /**
+   * Sends this GET request (its Authorization and request id) to another
+   * member at `baseUrl` + `path`, marked forwarded, and answers what came back.
+   */
+  ask(request: FastifyRequest, baseUrl: string, path: string, timeoutMs: number): Promise<Forwarded> {
+    return this.send(request, joinUrl(baseUrl, path), timeoutMs);
+  }
+
   private async send(request: FastifyRequest, url: string, timeoutMs: number): Promise<Forwarded> {
     const headers: Record<string, string> = { [FORWARDED_HEADER]: this.nodeId, 'x-request-id': request.id };
     for (const name of REQUEST_HEADERS) {

@@ -16,6 +16,7 @@ import { unreachable } from '../lib/assert.js';
 import { eventsRoute, type ApiRoute, type ApiRoutes } from './api-routes.js';
 import { errorCatalogue, type ErrorCode } from './errors.js';
 import { OPENAPI_PATH } from './openapi-path.js';
+import { UI_PATH } from './routes/ui.js';
 import { errorBodySchema, healthSchema, readySchema } from './response-schemas.js';
 
 const API_VERSION = '1.0.0';
@@ -180,7 +181,7 @@ export function buildOpenApiDocument(routes: ApiRoutes): object {
       { name: 'write', description: 'ledger and inventory writes: answered once committed by a majority and applied' },
       { name: 'read', description: 'reads at ?consistency=linearizable (default), lease or stale, with min_index for read-your-writes' },
       { name: 'admin', description: 'operator actions' },
-      { name: 'probe', description: 'health, readiness, metrics and this document (no auth)' },
+      { name: 'probe', description: 'health, readiness, metrics, this document and the operator console (no auth)' },
     ],
   });
 }
@@ -218,5 +219,15 @@ function registerOpenRoutes(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: 'get', path: OPENAPI_PATH, operationId: 'getOpenApi', summary: 'This document', tags: ['probe'], security: [],
     responses: { 200: { description: 'the OpenAPI 3.1 document', ...answered, content: { 'application/json': { schema: { type: 'object' } } } } },
+  });
+  const page = (type: string) => ({ description: 'a file of the console, with a Content-Security-Policy that allows only this origin', ...answered, content: { [type]: { schema: z.string() } } });
+  registry.registerPath({
+    method: 'get', path: UI_PATH, operationId: 'getConsole', summary: "The operator console (docs/ui.md): static HTML; its calls to /v1 carry the operator's token",
+    tags: ['probe'], security: [], responses: { 200: page('text/html') },
+  });
+  registry.registerPath({
+    method: 'get', path: `${UI_PATH}/{asset}`, operationId: 'getConsoleAsset', summary: "The console's script and style sheet (console.js, console.css)",
+    tags: ['probe'], security: [], request: { params: z.object({ asset: z.enum(['console.js', 'console.css']) }) },
+    responses: { 200: page('text/javascript'), ...errorResponses(['route_not_found'], registry) },
   });
 }

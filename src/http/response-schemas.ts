@@ -99,6 +99,8 @@ const memberSchema = z.object({
   match_index: index.nullable(),
   lag_entries: z.number().int().nullable(),
   last_contact_ms: z.number().nullable(),
+  /** Extension: how long the member has been behind the leader's commit index (0 when it is not); known on the leader. */
+  lag_ms: z.number().int().nullable(),
 });
 
 export const clusterStatusSchema = z
@@ -112,8 +114,22 @@ export const clusterStatusSchema = z
     last_log_index: index,
     snapshot_index: index,
     members: z.array(memberSchema),
+    /** Extension: the last leaders this node saw since it started (at most 20, oldest first); at_ms is this node's wall clock. */
+    leader_changes: z.array(z.object({ leader: idSchema, term: z.number().int(), at_ms: z.number().int() })),
   })
   .meta({ id: 'ClusterStatus' });
+
+/** GET /v1/cluster/nodes: each member's own view, asked by the node that answers (null status where the member did not answer). */
+export const clusterNodesSchema = z
+  .object({
+    nodes: z.array(z.object({
+      id: idSchema,
+      url: z.string().nullable(),
+      status: clusterStatusSchema.nullable(),
+      error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    })),
+  })
+  .meta({ id: 'ClusterNodes' });
 
 export const memberAddedSchema = z.object({ id: idSchema, url: z.string(), voter: z.boolean(), index }).meta({ id: 'MemberAdded' });
 export const memberRemovedSchema = z.object({ id: idSchema, index }).meta({ id: 'MemberRemoved' });

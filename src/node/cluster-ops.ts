@@ -139,7 +139,8 @@ export class ClusterOps {
     return { ok: false, error: { code: 'cluster_change_refused', message: `leadership did not move to ${target} in time` } };
   }
 
-  status(): ClusterStatus {
+  /** The membership and progress part of the status; the node adds what it tracks itself. */
+  status(): Omit<ClusterStatus, 'leaderChanges'> {
     const status = this.options.raw.status();
     const members = [...status.conf.voters.map((id) => ({ id, voter: true })), ...status.conf.learners.map((id) => ({ id, voter: false }))];
     return {
@@ -160,6 +161,7 @@ export class ClusterOps {
           matchIndex: peer?.match,
           lagEntries: peer === undefined ? undefined : Math.max(0, status.commit - peer.match),
           lastContactMs: peer === undefined ? undefined : peer.lastContactTicks * this.options.tickMs,
+          lagMs: undefined,
         };
       }),
     };

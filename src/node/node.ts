@@ -37,6 +37,7 @@ import { ReadPath } from './read-path.js';
 import { ReplicationLag } from './replication-lag.js';
 import type {
   ClusterStatus,
+  LeaderChange,
   LedgerService,
   NodeError,
   Outcome,
@@ -81,6 +82,8 @@ export class LedgerNode implements LedgerService {
   /** A background snapshot is under way (maybeSnapshot). */
   private snapshotting = false;
   private lastLeader: NodeId = NONE;
+  /** For GET /v1/cluster (the console's leader changes): bounded, oldest first. */
+  private readonly leaderChanges: LeaderChange[] = [];
   private electionsCounted = 0;
 
   constructor(given: LedgerNodeOptions) {
@@ -365,7 +368,11 @@ export class LedgerNode implements LedgerService {
 
   private onSoftState(leader: NodeId): void {
     const status = this.raw.summary();
-    if (leader !== this.lastLeader && leader !== NONE) this.metrics.leaderChanges.inc();
+    if (leader !== this.lastLeader && leader !== NONE) {
+      this.metrics.leaderChanges.inc();
+      this.leaderChanges.push({ leader, term: status.term, atWallMs: this.options.clock.wallMs() });
+      if (this.leaderChanges.length > MAX_LEADER_CHANGES) this.leaderChanges.shift();
+    }
     this.lastLeader = leader;
     const elections = this.raw.status().electionsStarted;
     if (elections > this.electionsCounted) this.metrics.elections.inc(elections - this.electionsCounted);
@@ -523,7 +530,11 @@ export class LedgerNode implements LedgerService {
   }
 
   clusterStatus(): ClusterStatus {
-    return this.cluster.status();
+    const status = { ...this.cluster.status(), leaderChanges: [...this.leaderChanges] };
+    if (status.role !== 'leader') return status;
+    // How long each follower has been behind is tracked by ReplicationLag, on the leader only.
+    const lags = new Map(this.lag.peers().map((peer) => [peer.peer, peer.lagSeconds * 1000]));
+    return { ...status, members: status.members.map((member) => ({ ...member, lagMs: member.id === this.nodeId ? 0 : lags.get(member.id) })) };
   }
 
   readiness(): Readiness {
@@ -571,6 +582,9 @@ export class LedgerNode implements LedgerService {
     return { code: 'storage_failed', message: this.storageError?.message ?? 'storage failed' };
   }
 }
+
+/** Leaders remembered for GET /v1/cluster: enough for an operator to see a flapping cluster. */
+const MAX_LEADER_CHANGES = 20;
 
 function seedFrom(id: string, wallMs: number): number {
   let h = wallMs >>> 0;

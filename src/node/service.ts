@@ -76,6 +76,15 @@ export interface MemberStatus {
   readonly matchIndex: number | undefined;
   readonly lagEntries: number | undefined;
   readonly lastContactMs: number | undefined;
+  /** Known on the leader only: how long the member has been behind the commit index (0 when it is not). */
+  readonly lagMs: number | undefined;
+}
+
+/** A leader this node came to know: who, in which term, and when by this node's wall clock. */
+export interface LeaderChange {
+  readonly leader: NodeId;
+  readonly term: number;
+  readonly atWallMs: number;
 }
 
 export interface ClusterStatus {
@@ -88,6 +97,8 @@ export interface ClusterStatus {
   readonly lastLogIndex: number;
   readonly snapshotIndex: number;
   readonly members: readonly MemberStatus[];
+  /** The last leaders this node saw since it started, oldest first (a bounded number: 20). */
+  readonly leaderChanges: readonly LeaderChange[];
 }
 
 export interface Readiness {

@@ -306,13 +306,14 @@ t.test('cluster status, health, readiness and metrics on every node', async (t) 
       commit_index: Number, applied_index: Number, last_log_index: Number, snapshot_index: Number,
     }, `GET /v1/cluster on ${node.id}`);
     t.ok(body.applied_index <= body.commit_index && body.commit_index <= body.last_log_index, `${node.id}: applied <= commit <= last log`);
+    t.match(body.leader_changes?.at(-1), { leader: leader.id, term: body.term, at_ms: Number }, `${node.id} lists the leader it knows last among its leader changes`);
     const members = [...body.members].sort((a, b) => a.id.localeCompare(b.id));
     t.equal(members.length, 3, 'three members');
     for (const member of members) {
       const url = cluster.node(member.id).url;
       t.equal(member.url, url, `member ${member.id} url`);
       t.equal(member.voter, true, `member ${member.id} is a voter`);
-      for (const key of ['match_index', 'lag_entries', 'last_contact_ms']) {
+      for (const key of ['match_index', 'lag_entries', 'last_contact_ms', 'lag_ms']) {
         t.ok(key in member, `member ${member.id} has ${key}`);
         if (node === leader) t.type(member[key], 'number', `the leader knows ${member.id}.${key}`);
       }

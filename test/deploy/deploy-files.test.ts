@@ -53,6 +53,8 @@ t.test('Dockerfile: two stages, non-root, data volume, health check on /readyz, 
       t.notOk(ignored.some((pattern) => source === pattern || source.startsWith(`${pattern}/`)), `${source} is not excluded by .dockerignore`);
     }
   }
+  const fromBuild = final.filter((i): i is Copy => i instanceof Copy && i.getFromFlag() !== null).map((copy) => copy.getArguments().map((a) => a.getValue()).join(' '));
+  t.ok(fromBuild.includes('/app/src/http/ui ./dist/src/http/ui'), "the image carries the console's files where src/http/routes/ui.ts looks first (dist/src/http/ui)");
   const build = JSON.parse(readFileSync(deployPath('docker', 'tsconfig.build.json'), 'utf8'));
   t.same(build.include, ['../../src/**/*.ts'], 'the image compiles src/ only');
   t.equal(resolve(deployPath('docker'), build.compilerOptions.outDir), join(repoRoot, 'dist'), `and writes ${LEDGERD_ENTRY} where the entry expects it`);

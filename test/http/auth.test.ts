@@ -27,6 +27,7 @@ const probes: Probe[] = [
   { method: 'GET', url: '/v1/items/apple', scope: 'read' },
   { method: 'GET', url: '/v1/reservations/r', scope: 'read' },
   { method: 'GET', url: '/v1/cluster', scope: 'read' },
+  { method: 'GET', url: '/v1/cluster/nodes', scope: 'read' },
   { method: 'POST', url: '/v1/accounts', payload: { id: 'a', ledger: 'USD' }, scope: 'write' },
   { method: 'POST', url: '/v1/transfers', payload: { id: 't', debit_account_id: 'a', credit_account_id: 'b', amount: 1, ledger: 'USD' }, scope: 'write' },
   { method: 'POST', url: '/v1/items', payload: { sku: 'apple', on_hand: 1 }, scope: 'write' },

@@ -55,7 +55,7 @@ export class LocalService implements LedgerService {
     this.leaderId = this.nodeId;
     this.machine = LedgerStateMachine.open(options.path ?? ':memory:');
     this.clock = options.clock ?? (() => 1_000_000);
-    this.members = [{ id: this.nodeId, url: 'http://127.0.0.1:7001', voter: true, matchIndex: 0, lagEntries: 0, lastContactMs: 0 }];
+    this.members = [{ id: this.nodeId, url: 'http://127.0.0.1:7001', voter: true, matchIndex: 0, lagEntries: 0, lastContactMs: 0, lagMs: 0 }];
   }
 
   /** Makes this node a follower of `leaderId`, reachable at `leaderUrl`. */
@@ -108,6 +108,7 @@ export class LocalService implements LedgerService {
       lastLogIndex: appliedIndex,
       snapshotIndex: 0,
       members: this.members,
+      leaderChanges: [{ leader: this.leaderId, term: this.term, atWallMs: this.clock() }],
     };
   }
 
@@ -123,7 +124,7 @@ export class LocalService implements LedgerService {
     this.calls.push({ method: 'addMember', argument: { id, url, voter, timeoutMs } });
     if (this.adminError !== undefined) return { ok: false, error: this.adminError };
     if (this.members.some((member) => member.id === id)) return refused(`${id} is already a member`);
-    this.members.push({ id, url, voter, matchIndex: 0, lagEntries: 0, lastContactMs: undefined });
+    this.members.push({ id, url, voter, matchIndex: 0, lagEntries: 0, lastContactMs: undefined, lagMs: undefined });
     return { ok: true, value: { index: this.skipEntry() } };
   }
 

@@ -148,7 +148,8 @@ t.test('cluster status and operator actions', async (t) => {
   t.equal(status.statusCode, 200);
   t.same(status.json(), {
     id: 'n1', role: 'leader', term: 3, leader: 'n1', commit_index: 0, applied_index: 0, last_log_index: 0, snapshot_index: 0,
-    members: [{ id: 'n1', url: 'http://127.0.0.1:7001', voter: true, match_index: 0, lag_entries: 0, last_contact_ms: 0 }],
+    members: [{ id: 'n1', url: 'http://127.0.0.1:7001', voter: true, match_index: 0, lag_entries: 0, last_contact_ms: 0, lag_ms: 0 }],
+    leader_changes: [{ leader: 'n1', term: 3, at_ms: 1_000_000 }],
   });
 
   const add = await app.inject({ method: 'POST', url: '/v1/cluster/members', payload: { id: 'n2', url: 'http://127.0.0.1:7002' } });

@@ -110,6 +110,7 @@ export interface ApiClusterStatus {
   readonly last_log_index: number;
   readonly snapshot_index: number;
   readonly members: readonly ApiMember[];
+  readonly leader_changes?: readonly { readonly leader: string; readonly term: number; readonly at_ms: number }[];
 }
 
 /** The answer's body as a cluster status; throws (with the answer) when it is not one. */

@@ -4,6 +4,7 @@
 // stream aborts the receiver's sink and reports failure to the sender.
 
 import t from 'tap';
+import { crc32c } from '../../src/storage/crc32c.js';
 import type { Test as Tap } from 'tap';
 import path from 'node:path';
 import type { Message, SnapshotMeta } from '../../src/raft/types.js';
@@ -61,7 +62,10 @@ t.test('a several-MB snapshot file streams in 1 MiB chunks into a verified snaps
       t.equal(from, 'n1', 'onSnapshotStart names the sender');
       return {
         write: (chunk) => incoming.write(chunk),
-        commit: (crc) => void staged.push(incoming.finish(crc)),
+        commit: (crc) => {
+          t.equal(crc, crc32c(data), 'the sender\'s checksum of the whole data comes with the last chunk');
+          staged.push(incoming.finish());
+        },
         abort: () => {
           sinkAborted = true;
           incoming.abort();

@@ -8,7 +8,8 @@
 //   3. restarts a follower with that long log, then again after it took a
 //      snapshot (time to serve /healthz and to be ready);
 //   4. compacts every node's log with a snapshot and joins a new node, which
-//      can then only catch up by snapshot (time until it is ready).
+//      can then only catch up by snapshot (time until it is ready, what it
+//      wrote to disk meanwhile, and what it keeps of the snapshot).
 // Settings (environment): BENCH_SECONDS (8), BENCH_WARMUP_SECONDS (1),
 // BENCH_SCALE_CONNECTIONS (1,16,64,256), BENCH_SCALE_ACCOUNTS (1000000),
 // BENCH_SCALE_TRANSFERS (10000000), BENCH_SCALE_LOAD_SECONDS (900, budget for
@@ -16,7 +17,7 @@
 // BENCH_LEDGERD_ARGS, BENCH_DIR, BENCH_KEEP=1.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { call, LEDGERD, type Answer } from '../test/cluster/harness.js';
@@ -50,6 +51,18 @@ function residentMiB(pid: number | undefined): number {
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
+/** Bytes a process caused to be written to the block layer (Linux /proc/<pid>/io write_bytes), in MiB. */
+function writtenMiB(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const match = /^write_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+  return match ? Number(match[1]) / (1024 * 1024) : Number.NaN;
+}
+
+/** Sizes of the files in `directory` whose names pass `keep`, in MiB. */
+function filesMiB(directory: string, keep: (name: string) => boolean): number {
+  return readdirSync(directory).filter(keep).reduce((sum, name) => sum + statSync(path.join(directory, name)).size, 0) / (1024 * 1024);
+}
+
 function diskMiB(directory: string): number {
   return Number(execFileSync('du', ['-sk', directory], { encoding: 'utf8' }).split('\t')[0]) / 1024;
 }
@@ -65,7 +78,8 @@ async function status(node: BenchNode): Promise<ApiClusterStatus> {
 async function createdTransfers(node: BenchNode): Promise<number> {
   const text = String((await get(node.url, '/metrics')).body);
   const match = /^ledger_transfers_total\{[^}]*result="created"[^}]*\} (\d+)/m.exec(text);
-  if (!match) throw new Error(`${node.id} /metrics has no ledger_transfers_total{result="created"}`);
+  // The series appears with the first created transfer: none yet is 0 (a slow curve may create none).
+  if (!match) return text.includes('ledger_transfers_total') ? 0 : Number.NaN;
   return Number(match[1]);
 }
 
@@ -229,6 +243,11 @@ interface CatchUpFigures {
   readonly caughtUpSeconds: number;
   readonly snapshotIndex: number;
   readonly rssMiB: number;
+  /** What n4 wrote to disk from its start until it had applied the commit index. */
+  readonly writtenMiB: number;
+  /** Its ledger.db, and its Raft snapshot files (a kept copy of the image, or only metadata). */
+  readonly ledgerDbMiB: number;
+  readonly raftSnapshotFilesMiB: number;
 }
 
 /**
@@ -247,12 +266,19 @@ async function catchUp(cluster: LedgerCluster): Promise<CatchUpFigures> {
   const readySeconds = seconds(startMs);
   await waitApplied(joiner, commit);
   const caughtUpSeconds = seconds(startMs);
+  const written = writtenMiB(joiner.child?.pid);
   const after = await status(joiner);
+  const ledgerDbMiB = filesMiB(joiner.dataDir, (name) => name === 'ledger.db');
+  const raftSnapshotFilesMiB = filesMiB(path.join(joiner.dataDir, 'raft'), (name) => name.endsWith('.snap'));
   console.log(
     `  n4 joined: ready after ${fmt(readySeconds, 2)} s, applied ${commit} after ${fmt(caughtUpSeconds, 2)} s ` +
-      `(its snapshot index ${after.snapshot_index}: ${after.snapshot_index > 0 ? 'caught up by snapshot' : 'NOT by snapshot'})`,
+      `(its snapshot index ${after.snapshot_index}: ${after.snapshot_index > 0 ? 'caught up by snapshot' : 'NOT by snapshot'}); ` +
+      `wrote ${fmt(written, 1)} MiB to disk; ledger.db ${fmt(ledgerDbMiB, 1)} MiB, Raft snapshot files ${fmt(raftSnapshotFilesMiB, 2)} MiB`,
   );
-  return { leaderSnapshot, readySeconds, caughtUpSeconds, snapshotIndex: after.snapshot_index, rssMiB: residentMiB(joiner.child?.pid) };
+  return {
+    leaderSnapshot, readySeconds, caughtUpSeconds, snapshotIndex: after.snapshot_index, rssMiB: residentMiB(joiner.child?.pid),
+    writtenMiB: written, ledgerDbMiB, raftSnapshotFilesMiB,
+  };
 }
 
 /**

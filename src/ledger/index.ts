@@ -5,7 +5,7 @@ export * from './schemas.js';
 export { encodeEntry, encodeCommand, encodeEntryWithCommand, decodeEntry, MAX_ENTRY_TIME_MS, type LedgerEntry, type DecodedEntry } from './entry.js';
 export { resultCodes, type ResultCode } from './codes.js';
 export type { CreateResult, ItemResult, ReservationResult, ConfirmResult, ReleaseResult } from './context.js';
-export { LedgerStateMachine, type ApplyOutcome, type CommandResult, type LedgerLogEntry } from './state-machine.js';
+export { LedgerStateMachine, SnapshotRefusedError, type ApplyOutcome, type CommandResult, type LedgerLogEntry, type StagedSnapshotWriter } from './state-machine.js';
 export { RESTORE_CHUNK_BYTES, snapshotBytesSource, type SnapshotImageSource } from './snapshot.js';
 export type { ExpireResult } from './expiry.js';
 export type { VerifyReport } from './verify.js';

@@ -2,7 +2,9 @@
 // behind a small header that repeats the applied index and chain head and
 // carries the image's sha256, so a damaged or mismatched snapshot is refused
 // before it replaces any state. A snapshot is read back in bounded chunks
-// (SnapshotImageSource): restoring one never holds the whole image at once.
+// (SnapshotImageSource), or taken as it streams in (SnapshotStream): neither
+// holds the whole image at once. The header alone is the image's descriptor:
+// an image already written elsewhere is checked against it.
 //
 //   bytes 0..7    magic "RLSNAP01"
 //   bytes 8..15   applied index, unsigned 64-bit big-endian
@@ -13,7 +15,9 @@
 import { createHash } from 'node:crypto';
 
 const MAGIC = Buffer.from('RLSNAP01', 'ascii');
-const HEADER_BYTES = 80;
+/** The header: the descriptor of the image that follows. */
+export const SNAPSHOT_DESCRIPTOR_BYTES = 80;
+const HEADER_BYTES = SNAPSHOT_DESCRIPTOR_BYTES;
 /** The most a restore reads of a snapshot at once. */
 export const RESTORE_CHUNK_BYTES = 1 << 20;
 
@@ -30,7 +34,9 @@ export interface SnapshotImageSource {
 }
 
 export type ParsedSnapshot = { ok: true; header: SnapshotHeader; image: Buffer } | { ok: false; reason: string };
-export type CheckedImage = { ok: true; header: SnapshotHeader; imageBytes: number } | { ok: false; reason: string };
+export type CheckedImage =
+  | { ok: true; header: SnapshotHeader; imageBytes: number; /** the snapshot's header bytes */ descriptor: Uint8Array }
+  | { ok: false; reason: string };
 
 export function encodeSnapshot(header: SnapshotHeader, image: Buffer): Uint8Array {
   // A WAL-mode image says so in header bytes 18 and 19; SQLite refuses to open
@@ -54,6 +60,51 @@ export function snapshotBytesSource(bytes: Uint8Array): SnapshotImageSource {
 }
 
 /**
+ * A snapshot taken in order, in chunks of any size (as a peer streams it):
+ * the header is kept, the image is hashed and handed to `visit` with its
+ * offset in the image. The visitor must not trust what it was given before
+ * finish() returns ok.
+ */
+export class SnapshotStream {
+  private readonly header = Buffer.alloc(HEADER_BYTES);
+  private receivedBytes = 0;
+  private readonly hash = createHash('sha256');
+
+  constructor(private readonly visit: (chunk: Uint8Array, offsetBytes: number) => void) {}
+
+  push(chunk: Uint8Array): void {
+    let rest = chunk;
+    if (this.receivedBytes < HEADER_BYTES) {
+      const take = Math.min(HEADER_BYTES - this.receivedBytes, rest.byteLength);
+      this.header.set(rest.subarray(0, take), this.receivedBytes);
+      this.receivedBytes += take;
+      rest = rest.subarray(take);
+    }
+    if (rest.byteLength === 0) return;
+    this.hash.update(rest);
+    this.visit(rest, this.receivedBytes - HEADER_BYTES);
+    this.receivedBytes += rest.byteLength;
+  }
+
+  /** Why the header is refused, once it is complete (a stream can stop early). */
+  headerProblem(): string | undefined {
+    if (!this.header.subarray(0, 8).equals(MAGIC)) return 'not a ledger snapshot';
+    if (this.header.readBigUInt64BE(8) > BigInt(Number.MAX_SAFE_INTEGER)) return 'snapshot applied index out of range';
+    return undefined;
+  }
+
+  /** The whole snapshot checked: a header, an image, and the image's sha256 as the header says. */
+  finish(): CheckedImage {
+    if (this.receivedBytes <= HEADER_BYTES) return { ok: false, reason: 'not a ledger snapshot' };
+    const problem = this.headerProblem();
+    if (problem !== undefined) return { ok: false, reason: problem };
+    if (!this.hash.digest().equals(this.header.subarray(48, 80))) return { ok: false, reason: 'snapshot image checksum mismatch' };
+    const header = { appliedIndex: Number(this.header.readBigUInt64BE(8)), chainHead: this.header.subarray(16, 48).toString('hex') };
+    return { ok: true, header, imageBytes: this.receivedBytes - HEADER_BYTES, descriptor: Uint8Array.from(this.header) };
+  }
+}
+
+/**
  * Reads the image of `source` in chunks of at most RESTORE_CHUNK_BYTES and
  * hands each to `visit` with its offset in the image, then checks the whole
  * against the header's sha256. The visitor must not trust what it was given
@@ -61,19 +112,22 @@ export function snapshotBytesSource(bytes: Uint8Array): SnapshotImageSource {
  */
 export function readSnapshotImage(source: SnapshotImageSource, visit: (chunk: Uint8Array, offsetBytes: number) => void): CheckedImage {
   if (source.dataBytes <= HEADER_BYTES) return { ok: false, reason: 'not a ledger snapshot' };
-  const header = Buffer.from(readExactly(source, 0, HEADER_BYTES));
-  if (!header.subarray(0, 8).equals(MAGIC)) return { ok: false, reason: 'not a ledger snapshot' };
-  const appliedIndex = header.readBigUInt64BE(8);
-  if (appliedIndex > BigInt(Number.MAX_SAFE_INTEGER)) return { ok: false, reason: 'snapshot applied index out of range' };
-  const imageBytes = source.dataBytes - HEADER_BYTES;
-  const hash = createHash('sha256');
-  for (let offsetBytes = 0; offsetBytes < imageBytes; offsetBytes += RESTORE_CHUNK_BYTES) {
-    const chunk = readExactly(source, HEADER_BYTES + offsetBytes, Math.min(RESTORE_CHUNK_BYTES, imageBytes - offsetBytes));
-    hash.update(chunk);
-    visit(chunk, offsetBytes);
+  const stream = new SnapshotStream(visit);
+  stream.push(readExactly(source, 0, HEADER_BYTES));
+  const problem = stream.headerProblem();
+  if (problem !== undefined) return { ok: false, reason: problem };
+  for (let offsetBytes = HEADER_BYTES; offsetBytes < source.dataBytes; offsetBytes += RESTORE_CHUNK_BYTES) {
+    stream.push(readExactly(source, offsetBytes, Math.min(RESTORE_CHUNK_BYTES, source.dataBytes - offsetBytes)));
   }
-  if (!hash.digest().equals(header.subarray(48, 80))) return { ok: false, reason: 'snapshot image checksum mismatch' };
-  return { ok: true, header: { appliedIndex: Number(appliedIndex), chainHead: header.subarray(16, 48).toString('hex') }, imageBytes };
+  return stream.finish();
+}
+
+/** Checks an image already written elsewhere, read back in chunks, against its descriptor (the snapshot's header). */
+export function checkImage(descriptor: Uint8Array, chunks: Iterable<Uint8Array>): CheckedImage {
+  const stream = new SnapshotStream(() => undefined);
+  stream.push(descriptor.subarray(0, HEADER_BYTES));
+  for (const chunk of chunks) stream.push(chunk);
+  return stream.finish();
 }
 
 /** The header and the whole image, checked: for an in-memory database, which holds the image anyway. */

@@ -8,8 +8,8 @@
 // is max(entry time, last applied time); no clock, no randomness; every
 // iteration is in key or insertion order; ties are broken by id.
 
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fsyncSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import type Database from 'better-sqlite3';
@@ -26,7 +26,10 @@ import { adjustStock, confirmReservations, createItems, createReservations, rele
 import { LedgerQueries } from './queries.js';
 import type { Command } from './schemas.js';
 import { SNAPSHOT_WORKER_DONE, type SnapshotWorkerInit, type SnapshotWorkerResult } from './snapshot-control.js';
-import { encodeSnapshot, loadSnapshotImage, readSnapshotImage, type CheckedImage, type SnapshotHeader, type SnapshotImageSource } from './snapshot.js';
+import {
+  RESTORE_CHUNK_BYTES, SnapshotStream, checkImage, encodeSnapshot, loadSnapshotImage, readSnapshotImage,
+  type CheckedImage, type SnapshotHeader, type SnapshotImageSource,
+} from './snapshot.js';
 import { TransferBatch } from './transfers.js';
 import { verifyChain, type VerifyReport } from './verify.js';
 
@@ -63,6 +66,29 @@ interface Meta {
 
 /** How long a restore or close waits for background snapshots to close their connections. */
 const SNAPSHOT_WORKER_WAIT_MS = 120_000;
+/** A snapshot streaming into a ledger's staging (stageSnapshot). */
+export interface StagedSnapshotWriter {
+  /** The snapshot's next bytes, as snapshot() encodes it; chunks of any size. */
+  write(chunk: Uint8Array): void;
+  /**
+   * Checks what arrived (the image's sha256, the state inside against the
+   * header) and makes it durable; returns its descriptor, which
+   * installStagedSnapshot wants, and the applied index of the state inside.
+   * A refused snapshot throws SnapshotRefusedError and leaves nothing behind.
+   */
+  finish(): { descriptor: Uint8Array; appliedIndex: number };
+  abort(): void;
+}
+
+/** A received snapshot that is damaged or not what its header says (the sender's fault, not this node's). */
+export class SnapshotRefusedError extends Error {
+  override name = 'SnapshotRefusedError';
+}
+
+/** Staged names are the caller's keys; they become part of a file name. */
+const STAGED_NAME = /^[A-Za-z0-9-]{1,100}$/;
+const STAGED_INFIX = '.staged-';
+const TEMPORARY_SUFFIX = '.tmp';
 
 export class LedgerStateMachine {
   private db: Database.Database;
@@ -73,14 +99,21 @@ export class LedgerStateMachine {
   private queriesView: LedgerQueries;
   /** Background snapshots under way (snapshotInBackground). */
   private readonly snapshotWorkers = new Set<Int32Array>();
+  /** Staged snapshot images of an in-memory ledger (a file-backed one keeps them in files beside it). */
+  private readonly stagedInMemory = new Map<string, Buffer>();
 
   /**
    * Opens (creating if needed) the ledger at `path`, a file or ':memory:'. A
    * `<path>.restore` left by a restore that died is removed: it never became
-   * the database, and the restore runs again from the stored snapshot.
+   * the database, and the restore runs again from the stored snapshot. So is
+   * a staged snapshot that was still arriving; finished ones are kept for the
+   * caller to install or discard (stagedSnapshots).
    */
   static open(path: string): LedgerStateMachine {
-    if (path !== ':memory:' && path !== '') rmSync(`${path}.restore`, { force: true });
+    if (path !== ':memory:' && path !== '') {
+      rmSync(`${path}.restore`, { force: true });
+      for (const name of stagedFileNames(path)) if (name.endsWith(TEMPORARY_SUFFIX)) rmSync(join(dirname(path), name), { force: true });
+    }
     return new LedgerStateMachine(path, openDatabase(path));
   }
 
@@ -252,7 +285,7 @@ export class LedgerStateMachine {
    * checked there, and renamed into place.
    */
   restore(source: SnapshotImageSource): void {
-    if (this.path === ':memory:' || this.path === '') {
+    if (!this.fileBacked()) {
       this.restoreInMemory(source);
       return;
     }
@@ -269,18 +302,136 @@ export class LedgerStateMachine {
       rmSync(temporary, { force: true });
       assert(false, 'restore refused: snapshot header does not match the state inside it');
     }
-    // Crash-safe order: first every committed page goes into the main file and the WAL is
-    // emptied, so removing the WAL and shared-memory files loses nothing (closing checkpoints
-    // only as the last connection, and a half-checkpointed file without its WAL is corrupt).
-    // A crash at any later step leaves the whole old database or the whole new one; a stale
-    // WAL must never meet the new file, so it goes before the rename.
+    this.replaceDatabaseWith(temporary, header);
+  }
+
+  /**
+   * Receives a snapshot (as snapshot() encodes it) under `name`, writing its
+   * image once: a file-backed ledger writes it straight into
+   * `<path>.staged-<name>`, a file that can itself become the database
+   * (installStagedSnapshot renames it into place); nothing is held whole in
+   * memory. Several may be staged at once; nothing changes until one is
+   * installed.
+   */
+  stageSnapshot(name: string): StagedSnapshotWriter {
+    if (!this.fileBacked()) return this.stageInMemory(name);
+    const target = this.stagedFile(name);
+    const temporary = `${target}${TEMPORARY_SUFFIX}`;
+    const fd = openSync(temporary, 'w');
+    let open = true;
+    const stream = new SnapshotStream((chunk, offsetBytes) => writeAllSync(fd, chunk, offsetBytes));
+    const abort = (): void => {
+      if (open) closeSync(fd);
+      open = false;
+      rmSync(temporary, { force: true });
+    };
+    return {
+      write: (chunk) => {
+        assert(open, 'staged snapshot already finished');
+        stream.push(chunk);
+      },
+      finish: () => {
+        assert(open, 'staged snapshot already finished');
+        const checked = stream.finish();
+        if (checked.ok) fsyncSync(fd);
+        closeSync(fd);
+        open = false;
+        try {
+          refuseUnless(checked, temporary);
+        } catch (error) {
+          abort();
+          throw error;
+        }
+        renameSync(temporary, target);
+        fsyncDirectory(dirname(target));
+        const { descriptor, header } = checked as Extract<CheckedImage, { ok: true }>;
+        return { descriptor, appliedIndex: header.appliedIndex };
+      },
+      abort,
+    };
+  }
+
+  /** Names of the finished staged snapshots (those left by an earlier process included). */
+  stagedSnapshots(): string[] {
+    if (!this.fileBacked()) return [...this.stagedInMemory.keys()];
+    const prefix = `${basename(this.path)}${STAGED_INFIX}`;
+    return stagedFileNames(this.path).filter((name) => !name.endsWith(TEMPORARY_SUFFIX)).map((name) => name.slice(prefix.length));
+  }
+
+  discardStagedSnapshot(name: string): void {
+    if (this.fileBacked()) rmSync(this.stagedFile(name), { force: true });
+    else this.stagedInMemory.delete(name);
+  }
+
+  /**
+   * Replaces all state with the staged snapshot `name`, after reading it back
+   * and checking it against `descriptor` (from its finish()). A file-backed
+   * ledger renames the staged file into place: the image is never copied.
+   * Throws SnapshotRefusedError, leaving the state as it was, if it is
+   * missing or damaged.
+   */
+  installStagedSnapshot(name: string, descriptor: Uint8Array): void {
+    if (!this.fileBacked()) {
+      const image = this.stagedInMemory.get(name);
+      if (image === undefined) throw new SnapshotRefusedError(`no staged snapshot ${name}`);
+      const checked = checkImage(descriptor, [image]);
+      if (!checked.ok) throw new SnapshotRefusedError(`staged snapshot ${name} does not match its descriptor: ${checked.reason}`);
+      this.stagedInMemory.delete(name);
+      this.replaceInMemory(checked.header, image);
+      return;
+    }
+    const file = this.stagedFile(name);
+    let checked: CheckedImage;
+    try {
+      checked = checkImage(descriptor, fileChunks(file));
+    } catch (error) {
+      throw new SnapshotRefusedError(`staged snapshot ${file} cannot be read: ${String(error)}`, { cause: error });
+    }
+    if (!checked.ok) throw new SnapshotRefusedError(`staged snapshot ${file} does not match its descriptor: ${checked.reason}`);
+    refuseUnless(checked, file);
+    this.replaceDatabaseWith(file, checked.header);
+  }
+
+  private stageInMemory(name: string): StagedSnapshotWriter {
+    assert(STAGED_NAME.test(name), `staged snapshot name ${JSON.stringify(name)} must be letters, digits and dashes`);
+    const chunks: Buffer[] = [];
+    const stream = new SnapshotStream((chunk) => chunks.push(Buffer.from(chunk)));
+    return {
+      write: (chunk) => stream.push(chunk),
+      finish: () => {
+        const checked = stream.finish();
+        if (!checked.ok) throw new SnapshotRefusedError(`snapshot refused: ${checked.reason}`);
+        const image = Buffer.concat(chunks);
+        const incoming = openDatabase(image);
+        const inside = readMeta(statementCache(incoming));
+        incoming.close();
+        if (!sameHead(checked.header, inside)) throw new SnapshotRefusedError('snapshot refused: its header does not match the state inside it');
+        this.stagedInMemory.set(name, image);
+        return { descriptor: checked.descriptor, appliedIndex: checked.header.appliedIndex };
+      },
+      abort: () => {
+        chunks.length = 0;
+      },
+    };
+  }
+
+  /**
+   * Makes the checked database file `file` the ledger's, by rename. Crash-safe
+   * order: first every committed page goes into the main file and the WAL is
+   * emptied, so removing the WAL and shared-memory files loses nothing
+   * (closing checkpoints only as the last connection, and a half-checkpointed
+   * file without its WAL is corrupt). A crash at any later step leaves the
+   * whole old database or the whole new one; a stale WAL must never meet the
+   * new file, so it goes before the rename.
+   */
+  private replaceDatabaseWith(file: string, header: SnapshotHeader): void {
     this.checkpointer?.stop();
     this.waitForSnapshotWorkers();
     const [checkpoint] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: bigint | number }[];
     assert(Number(checkpoint?.busy ?? 0) === 0, 'restore refused: another connection holds the WAL, it cannot be checkpointed');
     this.db.close();
     for (const suffix of ['-wal', '-shm']) rmSync(`${this.path}${suffix}`, { force: true });
-    renameSync(temporary, this.path);
+    renameSync(file, this.path);
     fsyncDirectory(dirname(this.path));
     this.attach(openDatabase(this.path));
     this.checkpointer = this.startCheckpointer();
@@ -291,13 +442,26 @@ export class LedgerStateMachine {
   private restoreInMemory(source: SnapshotImageSource): void {
     const parsed = loadSnapshotImage(source);
     assert(parsed.ok, `restore refused: ${parsed.ok ? '' : parsed.reason}`);
-    const incoming = openDatabase(parsed.image);
-    if (!sameHead(parsed.header, readMeta(statementCache(incoming)))) {
+    this.replaceInMemory(parsed.header, parsed.image);
+  }
+
+  private replaceInMemory(header: SnapshotHeader, image: Buffer): void {
+    const incoming = openDatabase(image);
+    if (!sameHead(header, readMeta(statementCache(incoming)))) {
       incoming.close();
       assert(false, 'restore refused: snapshot header does not match the state inside it');
     }
     this.db.close();
     this.attach(incoming);
+  }
+
+  private fileBacked(): boolean {
+    return this.path !== ':memory:' && this.path !== '';
+  }
+
+  private stagedFile(name: string): string {
+    assert(STAGED_NAME.test(name), `staged snapshot name ${JSON.stringify(name)} must be letters, digits and dashes`);
+    return `${this.path}${STAGED_INFIX}${name}`;
   }
 
   close(): void {
@@ -313,7 +477,7 @@ export class LedgerStateMachine {
   }
 
   private startCheckpointer(): WalCheckpointer | undefined {
-    return this.path === ':memory:' || this.path === '' ? undefined : new WalCheckpointer(this.db, this.path);
+    return this.fileBacked() ? new WalCheckpointer(this.db, this.path) : undefined;
   }
 
   private attach(db: Database.Database): void {
@@ -378,6 +542,40 @@ function copyImageDurably(path: string, source: SnapshotImageSource): SnapshotHe
     assert(false, `restore refused: ${checked.reason}`);
   }
   return checked.header;
+}
+
+/** Refuses a staged image that failed its checks, or whose state inside is not what its header says. */
+function refuseUnless(checked: CheckedImage, file: string): void {
+  if (!checked.ok) throw new SnapshotRefusedError(`snapshot refused: ${checked.reason}`);
+  let inside: Meta;
+  try {
+    inside = readMetaOfFile(file);
+  } catch (error) {
+    throw new SnapshotRefusedError(`snapshot refused: the image does not open as a ledger: ${String(error)}`, { cause: error });
+  }
+  if (!sameHead(checked.header, inside)) throw new SnapshotRefusedError('snapshot refused: its header does not match the state inside it');
+}
+
+/** Files of staged snapshots beside the ledger at `path` (finished and unfinished). */
+function stagedFileNames(path: string): string[] {
+  const prefix = `${basename(path)}${STAGED_INFIX}`;
+  return readdirSync(dirname(path)).filter((name) => name.startsWith(prefix));
+}
+
+/** A file's bytes in chunks of at most RESTORE_CHUNK_BYTES. */
+function* fileChunks(file: string): Generator<Uint8Array> {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(RESTORE_CHUNK_BYTES);
+    for (let position = 0; ; ) {
+      const length = readSync(fd, buffer, 0, buffer.length, position);
+      if (length === 0) return;
+      yield buffer.subarray(0, length);
+      position += length;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function writeAllSync(fd: number, chunk: Uint8Array, positionBytes: number): void {

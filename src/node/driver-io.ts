@@ -1,15 +1,14 @@
 // The driver's I/O as small interfaces, so that the simulator can run the
 // same LedgerNode with a virtual clock and timers, in-memory storage and a
 // simulated network: Scheduler (timers), DriverStorage (the Raft log, hard
-// state and snapshot files, including the staging of a snapshot being
-// received), plus Clock and Transport defined beside the node. The real
+// state and snapshot files), plus Clock and Transport defined beside the node. The real
 // implementations are here too.
 
 import path from 'node:path';
 import type { LogStorage } from '../raft/storage.js';
-import type { Entry, HardState, NodeId, SnapshotMeta } from '../raft/types.js';
+import type { Entry, HardState, SnapshotMeta } from '../raft/types.js';
 import { RaftStorage, type RaftStorageOptions } from '../storage/raft-storage.js';
-import type { SnapshotSink, SnapshotSource } from './transport.js';
+import type { SnapshotSource } from './transport.js';
 
 /** Timers. `defer` runs a function after the current turn (group commit). */
 export interface Scheduler {
@@ -32,6 +31,12 @@ export function sleep(scheduler: Scheduler, ms: number): Promise<void> {
   return new Promise((resolve) => scheduler.setTimeout(resolve, ms));
 }
 
+/** A stored snapshot, verified, open for chunked reads. */
+export interface StoredSnapshot extends SnapshotSource {
+  /** Received: the ledger holds its image, and the data is only the image's descriptor (nothing to stream). */
+  readonly detached: boolean;
+}
+
 /** What the driver reads and writes of the durable Raft state. */
 export interface DriverStorage extends LogStorage {
   hardState(): HardState;
@@ -42,21 +47,22 @@ export interface DriverStorage extends LogStorage {
   /** One fsync for everything written before the call. */
   sync(): Promise<void>;
   syncNow(): void;
-  /** Our own snapshot at an applied index; compacts the log below it but for `keepEntries` entries (a catch-up tail). */
+  /**
+   * Our own snapshot at an applied index; compacts the log below it but for
+   * `keepEntries` entries (a catch-up tail). At the index of a detached
+   * snapshot it gives that snapshot an image.
+   */
   saveSnapshot(meta: SnapshotMeta, data: Uint8Array, keepEntries?: number): void;
+  /** Whether the newest snapshot is detached (received: its image is the ledger's). */
+  snapshotIsDetached(): boolean;
   /** The snapshot at `index`, verified, for chunked reads: streamed to a follower, or restored into the ledger at start-up. */
-  openSnapshotReader(index: number): SnapshotSource;
+  openSnapshotReader(index: number): StoredSnapshot;
   /**
-   * Receives a leader's snapshot; kept aside until the core accepts it. Several
-   * may be staged at once, and a later one never removes an earlier one.
+   * A leader's snapshot the core accepted, whose image the ledger received
+   * itself: records its metadata and the image's `descriptor` durably (a
+   * detached snapshot) and discards the log, which restarts after meta.index.
    */
-  stageSnapshot(from: NodeId, meta: SnapshotMeta): SnapshotSink;
-  /**
-   * Installs the staged snapshot with this index and term (discarding the log)
-   * and returns it open for chunked reads, for the state machine's restore;
-   * the caller closes it.
-   */
-  installStagedSnapshot(meta: SnapshotMeta): SnapshotSource;
+  installSnapshot(meta: SnapshotMeta, descriptor: Uint8Array): void;
   close(): Promise<void>;
 }
 
@@ -108,16 +114,14 @@ export class FileDriverStorage implements DriverStorage {
   saveSnapshot(meta: SnapshotMeta, data: Uint8Array, keepEntries = 0): void {
     this.raft.saveSnapshot(meta, data, keepEntries);
   }
-  openSnapshotReader(index: number): SnapshotSource {
+  snapshotIsDetached(): boolean {
+    return this.raft.snapshotIsDetached();
+  }
+  openSnapshotReader(index: number): StoredSnapshot {
     return this.raft.openSnapshotReader(index);
   }
-
-  stageSnapshot(_from: NodeId, meta: SnapshotMeta): SnapshotSink {
-    return this.raft.stageSnapshot(meta);
-  }
-
-  installStagedSnapshot(meta: SnapshotMeta): SnapshotSource {
-    return this.raft.installStagedSnapshot(meta);
+  installSnapshot(meta: SnapshotMeta, descriptor: Uint8Array): void {
+    this.raft.installSnapshot(meta, descriptor);
   }
 
   close(): Promise<void> {

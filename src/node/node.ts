@@ -4,8 +4,9 @@
 //
 //   Ready loop (here)   send leader traffic, persist with one fsync, send the
 //                       rest, hand committed entries to the apply stage,
-//                       advance; the ticker; snapshots by entry count and
-//                       incoming snapshots
+//                       advance; the ticker; snapshots by entry count
+//   SnapshotInbox       snapshots received from leaders: staged (written
+//                       once, into the ledger's own file), installed
 //   ApplyQueue          applies committed entries in batches, one SQLite
 //                       transaction each, off the persist path
 //   WritePath           proposal queue, group commit, write waiters
@@ -30,6 +31,7 @@ import { StorageFailedError } from '../storage/errors.js';
 import { ApplyQueue, MAX_APPLY_BACKLOG_ENTRIES, type AppliedEntry } from './apply-queue.js';
 import { ClusterOps } from './cluster-ops.js';
 import { FileDriverStorage, sleep, systemScheduler, type DriverStorage, type Scheduler } from './driver-io.js';
+import { SnapshotInbox } from './snapshot-inbox.js';
 import { ExpiryScheduler } from './expiry.js';
 import { NodeMetrics } from './metrics.js';
 import { RETRY_AFTER_MS, STOP_POLL_MS, resolveNodeOptions, type LedgerNodeOptions, type ResolvedNodeOptions } from './node-options.js';
@@ -70,6 +72,7 @@ export class LedgerNode implements LedgerService {
   private readonly lag: ReplicationLag;
   private readonly cluster: ClusterOps;
   private readonly expiry: ExpiryScheduler;
+  private readonly inbox: SnapshotInbox;
 
   private ticker: unknown;
   private ticksDone = 0;
@@ -97,6 +100,7 @@ export class LedgerNode implements LedgerService {
       FileDriverStorage.open(options.dataDir, { onLog: (event) => options.logger.warn({ event }, 'storage recovery') });
     if (!options.join && this.storage.lastIndex() === 0 && this.storage.hardState().term === 0) this.bootstrap();
     this.ledger = options.ledger ?? LedgerStateMachine.open(path.join(options.dataDir, 'ledger.db'));
+    this.inbox = new SnapshotInbox({ ledger: () => this.ledger, storage: this.storage });
     this.restoreLedgerIfBehindSnapshot();
     this.noteAppliedAsCommitted();
     this.raw = new RawNode(
@@ -202,12 +206,20 @@ export class LedgerNode implements LedgerService {
     this.options.logger.info({ voters }, 'bootstrapped a new cluster log');
   }
 
-  /** After a crash the ledger may be behind the newest snapshot (the log below it is gone): restore it. */
+  /**
+   * After a crash the ledger may be behind the newest snapshot (the log below
+   * it is gone): a received one whose install was cut short is finished from
+   * its staged image; our own is restored from its file. Either way the
+   * ledger then starts at or after the snapshot.
+   */
   private restoreLedgerIfBehindSnapshot(): void {
     const meta = this.storage.snapshotMeta();
-    if (this.ledger.appliedIndex() >= meta.index) return;
-    this.restoreLedger(this.storage.openSnapshotReader(meta.index));
-    this.options.logger.info({ index: meta.index }, 'restored the ledger from the snapshot');
+    if (this.inbox.recover()) this.options.logger.info({ index: meta.index }, 'finished installing the received snapshot');
+    if (this.ledger.appliedIndex() < meta.index) {
+      this.restoreLedger(this.storage.openSnapshotReader(meta.index));
+      this.options.logger.info({ index: meta.index }, 'restored the ledger from the snapshot');
+    }
+    assert(this.ledger.appliedIndex() >= meta.index, `the ledger at ${this.ledger.appliedIndex()} is behind the stored snapshot at ${meta.index}`);
   }
 
   /**
@@ -348,7 +360,16 @@ export class LedgerNode implements LedgerService {
 
   private sendSnapshot(m: Message): void {
     try {
-      this.transport.sendSnapshot(m, this.storage.openSnapshotReader(m.snapshot?.index ?? this.storage.snapshotMeta().index));
+      const source = this.storage.openSnapshotReader(m.snapshot?.index ?? this.storage.snapshotMeta().index);
+      if (source.detached) {
+        // A received snapshot: its image is the ledger's database now, which has moved on. Take one
+        // from the database (as a compaction would); the core sends that one on its next try.
+        source.close();
+        this.raw.reportSnapshot(m.to, false);
+        this.scheduler.defer(() => this.snapshotToSend());
+        return;
+      }
+      this.transport.sendSnapshot(m, source);
     } catch (error) {
       this.options.logger.warn({ err: error, to: m.to }, 'cannot stream snapshot');
       this.raw.reportSnapshot(m.to, false);
@@ -460,10 +481,18 @@ export class LedgerNode implements LedgerService {
     this.options.logger.info({ index, retainedEntries: this.options.snapshotRetainEntries, bytes: image.bytes.byteLength }, 'snapshot taken, log compacted');
   }
 
+  /** A snapshot with an image to stream, when the newest one is a received (detached) one. */
+  private snapshotToSend(): void {
+    if (!this.running || this.storageError !== undefined || !this.storage.snapshotIsDetached()) return;
+    this.snapshotNow();
+  }
+
   private snapshotNow(): number {
     const applied = this.ledger.appliedIndex();
     const term = this.storage.term(applied);
-    if (term === undefined || applied <= this.storage.snapshotMeta().index) return this.storage.snapshotMeta().index;
+    const current = this.storage.snapshotMeta().index;
+    // At the index of a received snapshot, this gives it an image (the ledger has not moved since).
+    if (term === undefined || applied < current || (applied === current && !this.storage.snapshotIsDetached())) return current;
     const meta: SnapshotMeta = { index: applied, term, conf: this.raw.confAt(applied) };
     this.storage.saveSnapshot(meta, this.ledger.snapshot(), this.options.snapshotRetainEntries);
     this.raw.compacted(applied);
@@ -471,24 +500,22 @@ export class LedgerNode implements LedgerService {
     return applied;
   }
 
-  /** Receives a leader's snapshot into storage's staging area; it is installed when the core accepts it. */
+  /** Receives a leader's snapshot into the ledger's staging; it is installed when the core accepts it. */
   private stageIncomingSnapshot(from: NodeId, meta: SnapshotMeta): SnapshotSink | undefined {
     if (!this.running) return undefined;
     this.options.logger.info({ from, index: meta.index }, 'receiving snapshot');
-    return this.storage.stageSnapshot(from, meta);
+    return this.inbox.receive(meta);
   }
 
   private installSnapshot(meta: SnapshotMeta): void {
     // Entries handed to the apply stage come before the snapshot in the log: apply them first.
     this.applyQueue.drain();
-    // Storage first: a crash before the ledger's restore finishes leaves the ledger behind the
-    // stored snapshot, and start-up restores it from there (restoreLedgerIfBehindSnapshot).
-    this.restoreLedger(this.storage.installStagedSnapshot(meta));
+    this.inbox.install(meta);
     this.reads.appliedMoved();
     this.options.logger.info({ index: meta.index }, 'installed snapshot from the leader');
   }
 
-  /** The one way a snapshot reaches the ledger: read from its stored file in chunks. */
+  /** Our own snapshot into the ledger (after a power loss took applied entries): read from its file in chunks. */
   private restoreLedger(source: SnapshotSource): void {
     try {
       this.ledger.restore(source);

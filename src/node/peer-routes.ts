@@ -71,6 +71,7 @@ export type PeerRouteErrorCode =
   | 'peer_snapshot_busy'
   | 'peer_snapshot_out_of_order'
   | 'peer_snapshot_checksum_mismatch'
+  | 'peer_snapshot_invalid'
   | 'peer_snapshot_failed'
   | 'peer_internal_error';
 
@@ -335,10 +336,10 @@ class SnapshotReceiver {
     } catch (error) {
       rethrowIfAssertion(error);
       stream.sink.abort();
-      const mismatch = (error as { code?: unknown }).code === 'SNAPSHOT_CHECKSUM_MISMATCH';
-      return mismatch
-        ? { status: 422, code: 'peer_snapshot_checksum_mismatch', message: describe(error) }
-        : { status: 500, code: 'peer_snapshot_failed', message: `committing the snapshot failed: ${describe(error)}` };
+      if ((error as { code?: unknown }).code === 'SNAPSHOT_CHECKSUM_MISMATCH') return { status: 422, code: 'peer_snapshot_checksum_mismatch', message: describe(error) };
+      // The ledger refused the image itself (its sha256, or a state that is not what its header says): the sender's fault.
+      if ((error as { name?: unknown }).name === 'SnapshotRefusedError') return { status: 422, code: 'peer_snapshot_invalid', message: describe(error) };
+      return { status: 500, code: 'peer_snapshot_failed', message: `committing the snapshot failed: ${describe(error)}` };
     }
     return { deliver: stream.message };
   }

@@ -22,6 +22,7 @@ export interface FileIo {
   unlinkSync(file: string): void;
   readdirSync(dir: string): string[];
   mkdirSync(dir: string): void;
+  rmdirSync(dir: string): void;
 }
 
 export const nodeFileIo: FileIo = {
@@ -40,6 +41,7 @@ export const nodeFileIo: FileIo = {
   mkdirSync: (dir) => {
     fs.mkdirSync(dir, { recursive: true });
   },
+  rmdirSync: (dir) => fs.rmdirSync(dir),
 };
 
 /** Writes every byte at `position`, looping over short writes. */

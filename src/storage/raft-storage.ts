@@ -10,8 +10,8 @@
 //   setHardState(hs)      term/vote: durable before it returns; commit: with the next sync
 //   sync() / syncNow()    one fdatasync for everything written before the call
 //   saveSnapshot(meta, data)      own snapshot; compacts the log below it
-//   stageSnapshot(meta) -> write / commit / abort   receive a leader's snapshot (streamed to disk)
-//   installStagedSnapshot(meta)   the core accepted it: it becomes the snapshot; discards the log
+//   installSnapshot(meta, descriptor)   a leader's snapshot the core accepted, whose image the
+//                                 state machine received itself: records it (detached); discards the log
 //   openSnapshotReader(index)    a snapshot verified, then read in chunks (to a follower, into the ledger)
 //   close()
 // After any failed write or fsync every write throws StorageFailedError.
@@ -26,7 +26,7 @@ import type { FileIo } from './io.js';
 import { TEMPORARY_SUFFIX, fsyncDirSync, nodeFileIo } from './io.js';
 import { SEGMENT_HEADER_BYTES, ENTRY_RECORD_OVERHEAD_BYTES } from './record.js';
 import type { SnapshotFile, SnapshotReader } from './snapshot-store.js';
-import { SnapshotWriter, listSnapshotFiles, openSnapshotFile, pruneSnapshotFiles, snapshotFileName } from './snapshot-store.js';
+import { SnapshotWriter, listSnapshotFiles, openSnapshotFile, pruneSnapshotFiles } from './snapshot-store.js';
 import type { StorageLogEvent, WalLimits, WalRecoveryReport } from './wal.js';
 import { Wal } from './wal.js';
 
@@ -52,39 +52,18 @@ export interface RecoveryReport extends WalRecoveryReport {
   readonly hardState: HardState;
 }
 
-/**
- * Received snapshots kept until the core accepts one (as many as the receiver
- * takes streams at once, maxSnapshotStreams): a later stream never removes an
- * earlier one, which the core may already have accepted.
- */
-export const MAX_STAGED_SNAPSHOTS = 8;
-/** Subdirectory of received, not yet installed snapshots; emptied at open (the core forgot them). */
-const STAGING_DIR = 'staging';
+/** Where received snapshots were staged before the state machine took them over; emptied and removed at open. */
+const OLD_STAGING_DIR = 'staging';
 const MIN_SEGMENT_BYTES = 64 * 1024;
 const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
 const EMPTY_CONF: ConfState = Object.freeze({ voters: [], learners: [] });
-
-/** What a streamed snapshot's receiver writes chunks into; `commit` stages it for installStagedSnapshot. */
-export interface SnapshotStagingWriter {
-  readonly meta: SnapshotMeta;
-  write(chunk: Uint8Array): void;
-  /** Verifies the data against the sender's checksum (SnapshotChecksumError), then keeps the file staged. */
-  commit(expectedDataCrc32c: number): void;
-  abort(): void;
-}
-
-interface StagedSnapshot {
-  readonly meta: SnapshotMeta;
-  readonly file: string;
-}
 
 export class RaftStorage implements LogStorage {
   private hardStateValue: HardState;
   private snapshot: SnapshotMeta;
   private snapshotFiles: SnapshotFile[];
-  /** Received snapshots by file, oldest first. */
-  private readonly staged = new Map<string, StagedSnapshot>();
-  private stagedSequence = 0;
+  /** The newest snapshot's image is the state machine's (a received one), not in its file. */
+  private snapshotDetached: boolean;
 
   private constructor(
     private readonly io: FileIo,
@@ -93,12 +72,14 @@ export class RaftStorage implements LogStorage {
     private readonly snapshotsRetained: number,
     hardState: HardState,
     snapshot: SnapshotMeta,
+    snapshotDetached: boolean,
     snapshotFiles: SnapshotFile[],
     /** What recovery found; the driver may refuse to vote until it has caught up after a cut tail. */
     readonly recovery: RecoveryReport,
   ) {
     this.hardStateValue = hardState;
     this.snapshot = snapshot;
+    this.snapshotDetached = snapshotDetached;
     this.snapshotFiles = snapshotFiles;
   }
 
@@ -116,15 +97,14 @@ export class RaftStorage implements LogStorage {
     const log = options.onLog ?? ((): void => undefined);
     io.mkdirSync(dir);
     removeTemporaryFiles(io, dir, io.readdirSync(dir));
-    const stagingDir = path.join(dir, STAGING_DIR);
-    io.mkdirSync(stagingDir);
-    for (const name of io.readdirSync(stagingDir)) io.unlinkSync(path.join(stagingDir, name));
+    removeOldStaging(io, dir);
     const files = io.readdirSync(dir);
     const snapshotFiles = listSnapshotFiles(dir, files);
     const newest = snapshotFiles[snapshotFiles.length - 1];
     // A corrupt newest snapshot stops the node: it was renamed into place only
     // after its fsync, and the log below it may already be gone.
-    const snapshot = newest === undefined ? { index: 0, term: 0, conf: EMPTY_CONF } : verifiedMeta(io, newest);
+    const verified = newest === undefined ? { meta: { index: 0, term: 0, conf: EMPTY_CONF }, detached: false } : verifiedMeta(io, newest);
+    const snapshot = verified.meta;
     const storedHardState = readHardStateFileSync(io, dir, files);
     const { wal, commitIndex, report } = Wal.recover(io, dir, files, limits, snapshot, log);
     const commit = Math.min(Math.max(storedHardState.commit, commitIndex, snapshot.index), wal.lastIndex());
@@ -135,7 +115,7 @@ export class RaftStorage implements LogStorage {
     log({ level: 'info', message: 'storage recovered', details: {
       dir, snapshotIndex: snapshot.index, firstIndex: wal.firstIndex(), lastIndex: wal.lastIndex(), term: hardState.term, commit,
     } });
-    return new RaftStorage(io, dir, wal, snapshotsRetained, hardState, snapshot, snapshotFiles, recovery);
+    return new RaftStorage(io, dir, wal, snapshotsRetained, hardState, snapshot, verified.detached, snapshotFiles, recovery);
   }
 
   // --- LogStorage ------------------------------------------------------
@@ -216,88 +196,52 @@ export class RaftStorage implements LogStorage {
 
   // --- snapshots -------------------------------------------------------
 
+  /** Whether the newest snapshot's image is the state machine's (received), so its file holds no image to stream. */
+  snapshotIsDetached(): boolean {
+    return this.snapshotDetached;
+  }
+
   /**
    * Saves this node's own snapshot at meta.index (which must be committed and
    * in the log with meta.term), then compacts the log below it, keeping the
    * last `keepEntries` entries at or below it as a catch-up tail (a follower
    * that far behind is sent entries, not the snapshot; a restart drops the
-   * tail), and prunes old snapshot files.
+   * tail), and prunes old snapshot files. At the index of a detached
+   * snapshot it gives that snapshot an image (one to stream to followers).
    */
   saveSnapshot(meta: SnapshotMeta, data: Uint8Array, keepEntries = 0): void {
     this.checkWritable();
-    assert(meta.index > this.snapshot.index, `snapshot at ${meta.index} is not newer than ${this.snapshot.index}`);
+    const attachesImage = this.snapshotDetached && meta.index === this.snapshot.index && meta.term === this.snapshot.term;
+    assert(meta.index > this.snapshot.index || attachesImage, `snapshot at ${meta.index} is not newer than ${this.snapshot.index}`);
     assert(meta.index <= this.hardStateValue.commit, `snapshot at ${meta.index} is above the commit index ${this.hardStateValue.commit}`);
     assert(this.wal.term(meta.index) === meta.term, `snapshot ${meta.index}/${meta.term} does not match the log`);
     assert(Number.isSafeInteger(keepEntries) && keepEntries >= 0, `keepEntries ${keepEntries} must be a count`);
-    this.writeSnapshotFile(meta, data);
+    this.writeSnapshotFile(meta, data, false);
     const floor = Math.max(this.wal.firstIndex() - 1, meta.index - keepEntries);
     this.wal.compact(floor, this.wal.term(floor) as number);
     this.snapshot = meta;
+    this.snapshotDetached = false;
     this.pruneSnapshots();
-    this.pruneStagedSnapshots();
   }
 
   /**
-   * Receives a leader's snapshot in chunks, straight into a file of the
-   * snapshot format under staging/ (written once, never held in memory).
-   * Nothing changes until installStagedSnapshot picks it. Several may be
-   * staged at once (streams from would-be leaders of different terms); at
-   * most MAX_STAGED_SNAPSHOTS, beyond which a new stream is refused: evicting
-   * one could remove the file the core just accepted.
+   * Installs a leader's snapshot that the core accepted and whose image the
+   * state machine received itself (written once, into its own file): records
+   * the metadata and the state machine's `descriptor` of the image durably
+   * (a detached snapshot file), then discards the whole log, which restarts
+   * after meta.index. The caller then has the state machine take the image;
+   * a crash before it did leaves the state machine behind this snapshot, and
+   * the driver finishes the install at start-up with the descriptor.
    */
-  stageSnapshot(meta: SnapshotMeta): SnapshotStagingWriter {
-    this.checkWritable();
-    this.pruneStagedSnapshots();
-    if (this.staged.size >= MAX_STAGED_SNAPSHOTS) {
-      throw new Error(`${this.staged.size} received snapshots await installation, the most kept (MAX_STAGED_SNAPSHOTS); try again later`);
-    }
-    const name = `staged-${snapshotFileName(meta.index, meta.term).slice('snap-'.length, -'.snap'.length)}-${++this.stagedSequence}.snap`;
-    let writer: SnapshotWriter | undefined;
-    this.guard('snapshot write', () => {
-      writer = new SnapshotWriter(this.io, path.join(this.dir, STAGING_DIR), meta, name);
-    });
-    const open = writer as SnapshotWriter;
-    return {
-      meta,
-      write: (chunk) => {
-        this.checkWritable();
-        this.guard('snapshot write', () => open.write(chunk));
-      },
-      commit: (expectedDataCrc32c) => {
-        this.checkWritable();
-        let file = '';
-        this.guard('snapshot write', () => {
-          file = open.finish(expectedDataCrc32c).file;
-        }, true);
-        this.staged.set(file, { meta, file });
-      },
-      abort: () => this.guard('snapshot abort', () => open.abort()),
-    };
-  }
-
-  /**
-   * Installs the staged snapshot the core accepted (any one with its index and
-   * term: the state machine is deterministic, so they hold the same state): it
-   * is renamed into place as the latest snapshot and the whole log is
-   * discarded, so the log restarts after meta.index. Returns it verified and
-   * open for chunked reads, for the state machine's restore; the caller closes
-   * it. A crash before that restore finishes leaves the state machine behind
-   * this snapshot, and the driver restores it from here at start-up.
-   */
-  installStagedSnapshot(meta: SnapshotMeta): SnapshotReader {
+  installSnapshot(meta: SnapshotMeta, descriptor: Uint8Array): void {
     this.checkWritable();
     assert(meta.index > this.snapshot.index, `snapshot at ${meta.index} is not newer than ${this.snapshot.index}`);
-    const staged = [...this.staged.values()].find((s) => s.meta.index === meta.index && s.meta.term === meta.term);
-    assert(staged !== undefined, `snapshot ${meta.index} (term ${meta.term}) was not received`);
-    const target = path.join(this.dir, snapshotFileName(meta.index, meta.term));
-    this.guard('snapshot install', () => {
-      this.io.renameSync(staged.file, target);
-      fsyncDirSync(this.io, this.dir);
-    });
-    this.staged.delete(staged.file);
-    this.adoptInstalledSnapshot(meta);
-    this.pruneStagedSnapshots();
-    return this.openSnapshotReader(meta.index);
+    this.writeSnapshotFile(meta, descriptor, true);
+    this.wal.reset(meta.index, meta.term);
+    this.snapshot = meta;
+    this.snapshotDetached = true;
+    this.hardStateValue = { ...this.hardStateValue, commit: Math.max(this.hardStateValue.commit, meta.index) };
+    this.pruneSnapshots();
   }
 
   /** Opens the snapshot at `index` (default: the newest) for chunked reads, verifying it first. */
@@ -314,9 +258,9 @@ export class RaftStorage implements LogStorage {
 
   // --- internals -------------------------------------------------------
 
-  private writeSnapshotFile(meta: SnapshotMeta, data: Uint8Array): void {
+  private writeSnapshotFile(meta: SnapshotMeta, data: Uint8Array, detached: boolean): void {
     this.guard('snapshot write', () => {
-      const writer = new SnapshotWriter(this.io, this.dir, meta);
+      const writer = new SnapshotWriter(this.io, this.dir, meta, detached);
       try {
         writer.write(data);
       } catch (error) {
@@ -327,22 +271,6 @@ export class RaftStorage implements LogStorage {
     });
   }
 
-  private adoptInstalledSnapshot(meta: SnapshotMeta): void {
-    this.wal.reset(meta.index, meta.term);
-    this.snapshot = meta;
-    this.hardStateValue = { ...this.hardStateValue, commit: Math.max(this.hardStateValue.commit, meta.index) };
-    this.pruneSnapshots();
-  }
-
-  /** Removes staged snapshots the latest snapshot covers: the core can no longer want them. */
-  private pruneStagedSnapshots(): void {
-    for (const staged of [...this.staged.values()]) {
-      if (staged.meta.index > this.snapshot.index) continue;
-      this.staged.delete(staged.file);
-      this.guard('snapshot prune', () => this.io.unlinkSync(staged.file));
-    }
-  }
-
   private pruneSnapshots(): void {
     const files = listSnapshotFiles(this.dir, this.io.readdirSync(this.dir));
     this.guard('snapshot prune', () => {
@@ -350,12 +278,11 @@ export class RaftStorage implements LogStorage {
     });
   }
 
-  /** Runs a file operation; an error stops all writes for good (a checksum mismatch is passed through). */
-  private guard(operation: string, run: () => void, passThroughChecksum = false): void {
+  /** Runs a file operation; an error stops all writes for good. */
+  private guard(operation: string, run: () => void): void {
     try {
       run();
     } catch (error) {
-      if (passThroughChecksum && error instanceof Error && 'code' in error && error.code === 'SNAPSHOT_CHECKSUM_MISMATCH') throw error;
       throw this.wal.fail(operation, error);
     }
   }
@@ -365,10 +292,19 @@ export class RaftStorage implements LogStorage {
   }
 }
 
-function verifiedMeta(io: FileIo, snapshot: SnapshotFile): SnapshotMeta {
+function verifiedMeta(io: FileIo, snapshot: SnapshotFile): { meta: SnapshotMeta; detached: boolean } {
   const reader = openSnapshotFile(io, snapshot);
   reader.close();
-  return reader.meta;
+  return { meta: reader.meta, detached: reader.detached };
+}
+
+/** A directory from a version that staged received snapshots here: they are forgotten at restart anyway. */
+function removeOldStaging(io: FileIo, dir: string): void {
+  const staging = path.join(dir, OLD_STAGING_DIR);
+  if (!io.readdirSync(dir).includes(OLD_STAGING_DIR)) return;
+  for (const name of io.readdirSync(staging)) io.unlinkSync(path.join(staging, name));
+  io.rmdirSync(staging);
+  fsyncDirSync(io, dir);
 }
 
 function removeTemporaryFiles(io: FileIo, dir: string, files: readonly string[]): void {

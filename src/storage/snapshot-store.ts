@@ -3,16 +3,20 @@
 // verification, chunked reading for streaming to followers, and pruning.
 //
 // Header (48 bytes): "RLSNAP01", u32 version (1), u32 meta length, u64 data
-// length, u32 crc32c of the meta, u32 crc32c of the data, u64 index, u32 zero,
-// u32 crc32c of header bytes [0..44). Then the metadata as UTF-8 JSON, then
-// the state-machine image. The header is written last, so a file whose
+// length, u32 crc32c of the meta, u32 crc32c of the data, u64 index, u32
+// flags, u32 crc32c of header bytes [0..44). Then the metadata as UTF-8 JSON,
+// then the state-machine image. The header is written last, so a file whose
 // writer died part-way never verifies.
+//
+// Flags: 0, or DETACHED_FLAG: the image is not in the file, the state machine
+// holds it (a received snapshot, written once, straight into the state
+// machine's own file); the data is the state machine's small descriptor of it.
 
 import path from 'node:path';
 import type { ConfState, SnapshotMeta } from '../raft/types.js';
 import { assert } from '../lib/assert.js';
 import { crc32c } from './crc32c.js';
-import { SnapshotChecksumError, StorageCorruptionError } from './errors.js';
+import { StorageCorruptionError } from './errors.js';
 import type { FileIo } from './io.js';
 import { TEMPORARY_SUFFIX, fsyncDirSync, readAtSync, writeAllSync } from './io.js';
 import { readU64, writeU64 } from './record.js';
@@ -22,6 +26,8 @@ const VERSION = 1;
 export const SNAPSHOT_HEADER_BYTES = 48;
 const MAX_META_BYTES = 1 << 20;
 const VERIFY_CHUNK_BYTES = 1 << 20;
+/** Header flag: the state machine holds the image; the data only describes it. */
+const DETACHED_FLAG = 1;
 const SNAPSHOT_NAME = /^snap-([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
 
 export interface SnapshotFile {
@@ -33,6 +39,8 @@ export interface SnapshotFile {
 /** A verified snapshot file, open for chunked reads (streaming to a follower). */
 export interface SnapshotReader {
   readonly meta: SnapshotMeta;
+  /** The image is the state machine's, not in this file: the data is its descriptor (nothing to stream). */
+  readonly detached: boolean;
   readonly dataBytes: number;
   /** Send with the chunks: the receiver's writer checks the data against it. */
   readonly dataCrc32c: number;
@@ -58,8 +66,8 @@ export function listSnapshotFiles(dir: string, files: readonly string[]): Snapsh
 
 /**
  * Writes one snapshot: metadata first, data in chunks, then the header and
- * the durable rename. Used for a local snapshot and for one streamed from the
- * leader alike.
+ * the durable rename: this node's own snapshot, or the record of one
+ * received whose image the state machine holds (detached).
  */
 export class SnapshotWriter {
   private readonly fd: number;
@@ -74,10 +82,10 @@ export class SnapshotWriter {
     private readonly io: FileIo,
     private readonly dir: string,
     readonly meta: SnapshotMeta,
-    /** Another name than snap-<index>-<term>.snap: a received snapshot is staged under its own name. */
-    fileName = snapshotFileName(meta.index, meta.term),
+    /** The data describes an image the state machine holds (DETACHED_FLAG). */
+    private readonly detached = false,
   ) {
-    this.target = path.join(dir, fileName);
+    this.target = path.join(dir, snapshotFileName(meta.index, meta.term));
     this.temporary = `${this.target}${TEMPORARY_SUFFIX}`;
     this.metaBytes = Buffer.from(JSON.stringify({ index: meta.index, term: meta.term, conf: meta.conf }), 'utf8');
     assert(this.metaBytes.length <= MAX_META_BYTES, 'snapshot metadata too large');
@@ -92,20 +100,11 @@ export class SnapshotWriter {
     this.dataBytes += chunk.byteLength;
   }
 
-  /**
-   * Makes the file durable under its final name. With `expectedDataCrc32c`
-   * the data must match it, or the file is removed and SnapshotChecksumError
-   * thrown.
-   */
-  finish(expectedDataCrc32c?: number): SnapshotFile {
+  /** Makes the file durable under its final name. */
+  finish(): SnapshotFile {
     assert(!this.done, 'snapshot writer already finished');
-    if (expectedDataCrc32c !== undefined && expectedDataCrc32c !== this.dataCrc) {
-      const error = new SnapshotChecksumError(expectedDataCrc32c, this.dataCrc, this.dataBytes);
-      this.abort();
-      throw error;
-    }
     this.done = true;
-    const header = encodeHeader(this.meta.index, this.metaBytes, this.dataBytes, this.dataCrc);
+    const header = encodeHeader(this.meta.index, this.metaBytes, this.dataBytes, this.dataCrc, this.detached ? DETACHED_FLAG : 0);
     writeAllSync(this.io, this.fd, header, 0);
     this.io.fsyncSync(this.fd);
     this.io.closeSync(this.fd);
@@ -123,7 +122,7 @@ export class SnapshotWriter {
   }
 }
 
-function encodeHeader(index: number, metaBytes: Buffer, dataBytes: number, dataCrc: number): Buffer {
+function encodeHeader(index: number, metaBytes: Buffer, dataBytes: number, dataCrc: number, flags: number): Buffer {
   const header = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
   MAGIC.copy(header, 0);
   header.writeUInt32LE(VERSION, 8);
@@ -132,6 +131,7 @@ function encodeHeader(index: number, metaBytes: Buffer, dataBytes: number, dataC
   header.writeUInt32LE(crc32c(metaBytes), 24);
   header.writeUInt32LE(dataCrc, 28);
   writeU64(header, 32, index);
+  header.writeUInt32LE(flags, 40);
   header.writeUInt32LE(crc32c(header, 0, 0, 44), 44);
   return header;
 }
@@ -141,6 +141,7 @@ interface VerifiedSnapshot {
   readonly dataOffsetBytes: number;
   readonly dataBytes: number;
   readonly dataCrc32c: number;
+  readonly detached: boolean;
 }
 
 /** Checks header, metadata and data checksum of an open snapshot file, reading the data in bounded chunks. */
@@ -154,6 +155,8 @@ function verifySnapshot(io: FileIo, fd: number, snapshot: SnapshotFile): Verifie
   if (!header.subarray(0, 8).equals(MAGIC)) fail(0, 'bad snapshot magic');
   if (header.readUInt32LE(44) !== crc32c(header, 0, 0, 44)) fail(44, 'snapshot header checksum mismatch');
   if (header.readUInt32LE(8) !== VERSION) fail(8, 'unsupported snapshot version');
+  const flags = header.readUInt32LE(40);
+  if ((flags & ~DETACHED_FLAG) !== 0) fail(40, `unknown snapshot flags ${flags}`);
   const metaLength = header.readUInt32LE(12);
   const dataBytes = readU64(header, 16);
   if (metaLength > MAX_META_BYTES || dataBytes < 0 || SNAPSHOT_HEADER_BYTES + metaLength + dataBytes !== fileBytes) {
@@ -171,7 +174,7 @@ function verifySnapshot(io: FileIo, fd: number, snapshot: SnapshotFile): Verifie
     crc = crc32c(readAtSync(io, fd, dataOffsetBytes + done, Math.min(VERIFY_CHUNK_BYTES, dataBytes - done)), crc);
   }
   if (crc !== header.readUInt32LE(28)) fail(dataOffsetBytes, 'snapshot data checksum mismatch');
-  return { meta: meta as SnapshotMeta, dataOffsetBytes, dataBytes, dataCrc32c: crc };
+  return { meta: meta as SnapshotMeta, dataOffsetBytes, dataBytes, dataCrc32c: crc, detached: flags === DETACHED_FLAG };
 }
 
 function parseMeta(text: string): SnapshotMeta | undefined {
@@ -207,6 +210,7 @@ export function openSnapshotFile(io: FileIo, snapshot: SnapshotFile): SnapshotRe
   let open = true;
   return {
     meta: verified.meta,
+    detached: verified.detached,
     dataBytes: verified.dataBytes,
     dataCrc32c: verified.dataCrc32c,
     read(offsetBytes: number, maxBytes: number): Uint8Array {

@@ -3,7 +3,7 @@
 // writes through Raft, reads at every level, restart, snapshot catch-up,
 // idle expiry and leadership transfer.
 
-import { existsSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
@@ -11,7 +11,6 @@ import { RESTORE_CHUNK_BYTES, type Command } from '../../src/ledger/index.js';
 import { FileDriverStorage, type DriverStorage } from '../../src/node/driver-io.js';
 import { LedgerNode, type NodeLogger } from '../../src/node/node.js';
 import type { ReadOptions } from '../../src/node/service.js';
-import type { SnapshotSource } from '../../src/node/transport.js';
 import type { SnapshotMeta } from '../../src/raft/types.js';
 import { StorageFailedError } from '../../src/storage/errors.js';
 import { makeTempDir, removeDir, sleep, waitFor } from '../support/helpers.js';
@@ -357,15 +356,19 @@ t.test('a follower restarted with its ledger ahead of its stored commit index ta
 const bulky = (prefix: string, count: number): Command =>
   ({ type: 'create_accounts', accounts: Array.from({ length: count }, (_, i) => ({ id: `${prefix}-${i}`, ledger: 'USD', metadata: { note: `${prefix}-${i}:`.padEnd(3500, '.') } })) }) as Command;
 
-/** Storage whose installed snapshots are read through `read` (which sees every read the ledger makes of them). */
-function watchingInstalls(read: (source: SnapshotSource, offsetBytes: number, maxBytes: number) => Uint8Array) {
+/**
+ * Storage whose recording of a received snapshot fails with an injected EIO,
+ * before the Raft storage writes anything or after it recorded the snapshot
+ * (then the ledger never took the image, as after a crash between the two).
+ */
+function failingInstall(when: 'before' | 'after') {
   return (files: FileDriverStorage): DriverStorage =>
     new Proxy(files, {
       get(target, key) {
-        if (key === 'installStagedSnapshot') {
-          return (meta: SnapshotMeta): SnapshotSource => {
-            const source = target.installStagedSnapshot(meta);
-            return { ...source, read: (offsetBytes, maxBytes) => read(source, offsetBytes, maxBytes), close: () => source.close() };
+        if (key === 'installSnapshot') {
+          return (meta: SnapshotMeta, descriptor: Uint8Array): void => {
+            if (when === 'after') target.installSnapshot(meta, descriptor);
+            throw new StorageFailedError('snapshot install', Object.assign(new Error('injected'), { code: 'EIO' }));
           };
         }
         const value: unknown = Reflect.get(target, key, target);
@@ -379,7 +382,7 @@ function watchingInstalls(read: (source: SnapshotSource, offsetBytes: number, ma
  * ledger by several MiB and compact their logs, and is started again with
  * `storage`: it can only catch up by the leader's snapshot.
  */
-async function missSeveralMiB(c: Cluster, storage: (files: FileDriverStorage) => DriverStorage): Promise<{ leader: LedgerNode; lagging: string }> {
+async function missSeveralMiB(c: Cluster, storage?: (files: FileDriverStorage) => DriverStorage): Promise<{ leader: LedgerNode; lagging: string }> {
   await writeToLeader(c, usd('src'));
   await writeToLeader(c, usd('dst'));
   await writeToLeader(c, transfer('before', 'src', 'dst', 5n));
@@ -390,10 +393,23 @@ async function missSeveralMiB(c: Cluster, storage: (files: FileDriverStorage) =>
   for (let batch = 0; batch < 10; batch++) await writeToLeader(c, bulky(`bulk${batch}`, 100));
   for (let i = 0; i < 5; i++) await writeToLeader(c, transfer(`after${i}`, 'src', 'dst', 1n));
   const leader = await c.leader();
-  const taken = await leader.takeSnapshot();
-  if (!taken.ok) throw new Error(`snapshot failed: ${JSON.stringify(taken.error)}`);
+  // Every running node compacts: whichever leads next has no entries to send it.
+  for (const id of ids.filter((other) => other !== lagging)) {
+    const taken = await c.node(id).takeSnapshot();
+    if (!taken.ok) throw new Error(`snapshot failed: ${JSON.stringify(taken.error)}`);
+  }
   c.start(lagging, storage);
   return { leader, lagging };
+}
+
+/** A follower misses several MiB, and its storage fails `when` it records the snapshot it receives: the node stops. */
+async function failWhileInstalling(t: Test, c: Cluster, when: 'before' | 'after'): Promise<{ leader: LedgerNode; lagging: string; broken: LedgerNode }> {
+  await c.leader();
+  const { leader, lagging } = await missSeveralMiB(c, failingInstall(when));
+  const broken = c.node(lagging);
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline && !broken.readiness().reason.startsWith('storage failed'); ) await sleep(20);
+  t.match(broken.readiness().reason, /^storage failed/, 'the failure stopped the node');
+  return { leader, lagging, broken };
 }
 
 /** Waits until `lagging` has every transfer, then checks it holds the leader's state. */
@@ -414,41 +430,80 @@ async function expectCaughtUp(t: Test, c: Cluster, leader: LedgerNode, lagging: 
   t.ok(follower.ledger.verifyChain().ok, 'and its chain verifies');
 }
 
-t.test('a follower installs a snapshot of several MiB through the one path: the ledger reads it in bounded chunks', async (t) => {
-  const c = new Cluster(5, 0);
+t.test('a follower catches up by a snapshot of several MiB written to disk once: no copy is kept beside its ledger', async (t) => {
+  const c = new Cluster(10_000, 0);
   t.teardown(() => c.stop());
   await c.leader();
-  const reads: number[] = [];
-  let snapshotBytes = 0;
-  const { leader, lagging } = await missSeveralMiB(c, watchingInstalls((source, offsetBytes, maxBytes) => {
-    snapshotBytes = source.dataBytes;
-    reads.push(maxBytes);
-    return source.read(offsetBytes, maxBytes);
-  }));
+  const { leader, lagging } = await missSeveralMiB(c);
   await expectCaughtUp(t, c, leader, lagging);
   t.ok((c.network.snapshotsTo.get(lagging) ?? 0) > 0, 'the leader streamed it a snapshot');
-  t.ok(snapshotBytes > 3 * RESTORE_CHUNK_BYTES, `the snapshot is several MiB (${snapshotBytes} bytes)`);
-  t.ok(reads.every((length) => length <= RESTORE_CHUNK_BYTES), `no read of the installed snapshot is larger than ${RESTORE_CHUNK_BYTES} bytes (largest ${Math.max(...reads)})`);
-  t.ok(reads.length > snapshotBytes / RESTORE_CHUNK_BYTES, `read in ${reads.length} chunks`);
+  const follower = c.node(lagging);
+  const ledgerBytes = statSync(path.join(c.dir, lagging, 'ledger.db')).size;
+  t.ok(ledgerBytes > 3 * RESTORE_CHUNK_BYTES, `its ledger is several MiB (${ledgerBytes} bytes)`);
+  t.ok(follower.storage.snapshotIsDetached(), 'its Raft snapshot is the received one, detached');
+  const raftDir = path.join(c.dir, lagging, 'raft');
+  const kept = readdirSync(raftDir).filter((name) => name.endsWith('.snap')).reduce((sum, name) => sum + statSync(path.join(raftDir, name)).size, 0);
+  t.ok(kept < 4096, `its Raft storage keeps no copy of the image (${kept} bytes of snapshot files)`);
+  t.same(readdirSync(path.join(c.dir, lagging)).filter((name) => name.includes('.staged-') || name.endsWith('.restore')), [], 'and nothing is left staged');
 });
 
-t.test('a node that dies while its ledger copies an installed snapshot keeps its old state, and restarts onto the snapshot', async (t) => {
-  const c = new Cluster(5, 0);
+t.test('a node whose snapshot is a received one, once leader, streams a wiped follower one taken from its database', async (t) => {
+  const c = new Cluster(10_000, 0);
   t.teardown(() => c.stop());
   await c.leader();
-  const { leader, lagging } = await missSeveralMiB(c, watchingInstalls((source, offsetBytes, maxBytes) => {
-    if (offsetBytes > RESTORE_CHUNK_BYTES) throw new StorageFailedError('snapshot read', Object.assign(new Error('injected'), { code: 'EIO' }));
-    return source.read(offsetBytes, maxBytes);
-  }));
-  const broken = c.node(lagging);
-  for (const deadline = Date.now() + 20_000; Date.now() < deadline && !broken.readiness().reason.startsWith('storage failed'); ) await sleep(20);
-  t.match(broken.readiness().reason, /^storage failed/, 'the failure stopped the node in the middle of the copy');
+  const { leader, lagging } = await missSeveralMiB(c);
+  await expectCaughtUp(t, c, leader, lagging);
+  // Leadership may have moved while it caught up: hand it over from whoever leads now, all three up.
+  const current = await c.leader();
+  if (current.nodeId !== lagging) {
+    const moved = await current.transferLeadership(lagging, 10_000);
+    t.ok(moved.ok, `leadership moved to ${lagging}: ${JSON.stringify(moved)}`);
+  }
+  const successor = c.node(lagging);
+  const wiped = ids.find((id) => id !== lagging && id !== current.nodeId) as string;
+  await c.node(wiped).stop();
+  removeDir(path.join(c.dir, wiped));
+  t.ok(successor.storage.snapshotIsDetached(), 'whose snapshot is the received one: no image to stream');
+  const snapshotsBefore = c.network.snapshotsTo.get(wiped) ?? 0;
+  const fresh = c.start(wiped);
+  let balance: bigint | undefined;
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline && balance !== 10n; await sleep(20)) {
+    const read = await fresh.read({ level: 'stale', waitMs: 0 }, (q) => q.account('dst')?.balance);
+    balance = read.ok ? read.value.value : undefined;
+  }
+  t.equal(balance, 10n, 'the wiped node caught up');
+  t.ok((c.network.snapshotsTo.get(wiped) ?? 0) > snapshotsBefore, 'by a snapshot');
+  // Under load leadership can move once more (to a node whose snapshot has an image): only a successor that still leads must have made one.
+  if (successor.raftStatus().role === 'leader') t.notOk(successor.storage.snapshotIsDetached(), 'which the successor took from its database');
+  else t.comment(`${lagging} lost leadership meanwhile: which node sent the snapshot is not known`);
+  t.same(fresh.ledger.queries.account('bulk9-99'), successor.ledger.queries.account('bulk9-99'));
+});
+
+t.test('a node whose storage fails before recording a received snapshot keeps its old state and catches up after a restart', async (t) => {
+  const c = new Cluster(5, 0);
+  t.teardown(() => c.stop());
+  const { leader, lagging, broken } = await failWhileInstalling(t, c, 'before');
   t.equal(broken.ledger.queries.account('dst')?.balance, 5n, 'its ledger still holds the old state');
   t.notOk(broken.ledger.queries.account('bulk0-0'), 'and nothing of the snapshot');
   t.ok(broken.ledger.verifyChain().ok);
-  t.notOk(existsSync(path.join(c.dir, lagging, 'ledger.db.restore')), 'the partial copy is removed');
+  t.notOk(broken.storage.snapshotIsDetached(), 'the received snapshot was not recorded');
   await broken.stop();
   const restarted = c.start(lagging);
-  t.ok(restarted.ledger.appliedIndex() >= restarted.storage.snapshotMeta().index, 'at start the ledger is restored from the stored snapshot');
+  t.same(readdirSync(path.join(c.dir, lagging)).filter((name) => name.includes('.staged-')), [], 'start-up discards what was staged');
+  t.equal(restarted.ledger.appliedIndex() >= 3, true);
+  await expectCaughtUp(t, c, leader, lagging);
+});
+
+t.test('a node that stops after recording a received snapshot, before its ledger took the image, finishes the install at start-up', async (t) => {
+  const c = new Cluster(5, 0);
+  t.teardown(() => c.stop());
+  const { leader, lagging, broken } = await failWhileInstalling(t, c, 'after');
+  const recorded = broken.storage.snapshotMeta().index;
+  t.ok(recorded > 0 && broken.storage.snapshotIsDetached(), `the snapshot at ${recorded} was recorded, detached`);
+  t.ok(broken.ledger.appliedIndex() < recorded, 'the ledger is behind it: it never took the image');
+  await broken.stop();
+  const restarted = c.start(lagging);
+  t.ok(restarted.ledger.appliedIndex() >= recorded, `start-up installed the staged image (ledger at ${restarted.ledger.appliedIndex()})`);
+  t.same(readdirSync(path.join(c.dir, lagging)).filter((name) => name.includes('.staged-')), [], 'and nothing is left staged');
   await expectCaughtUp(t, c, leader, lagging);
 });

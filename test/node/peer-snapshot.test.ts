@@ -4,6 +4,8 @@
 // stream aborts the receiver's sink and reports failure to the sender.
 
 import t from 'tap';
+import { crc32c } from '../../src/storage/crc32c.js';
+import { SnapshotRefusedError } from '../../src/ledger/index.js';
 import type { Test as Tap } from 'tap';
 import path from 'node:path';
 import type { Message, SnapshotMeta } from '../../src/raft/types.js';
@@ -61,7 +63,10 @@ t.test('a several-MB snapshot file streams in 1 MiB chunks into a verified snaps
       t.equal(from, 'n1', 'onSnapshotStart names the sender');
       return {
         write: (chunk) => incoming.write(chunk),
-        commit: (crc) => void staged.push(incoming.finish(crc)),
+        commit: (crc) => {
+          t.equal(crc, crc32c(data), 'the sender\'s checksum of the whole data comes with the last chunk');
+          staged.push(incoming.finish());
+        },
         abort: () => {
           sinkAborted = true;
           incoming.abort();
@@ -157,6 +162,32 @@ t.test('an empty snapshot, and receivers that refuse or fail to open a sink', as
   await waitFor('failed to open', () => n5.snapshotsSent.length === 1);
   t.same(n5.snapshotsSent, [{ peer: 'n6', ok: false }], 'a sink that cannot be opened fails the stream');
   t.equal(n6.received.length, 0);
+});
+
+t.test('an image the receiver\'s ledger refuses is answered 422 peer_snapshot_invalid, and nothing is delivered', async (t) => {
+  let aborted = false;
+  const n2 = await startNode('n2', {
+    secret: SECRET,
+    openSink: (): SnapshotSink => ({
+      write: () => undefined,
+      commit: () => {
+        throw new SnapshotRefusedError('snapshot refused: snapshot image checksum mismatch');
+      },
+      abort: () => {
+        aborted = true;
+      },
+    }),
+  });
+  t.teardown(() => n2.close());
+  const data = randomData(100);
+  const only = encodeSnapshotChunk({
+    streamId: 'b'.repeat(32), first: true, last: true, abort: false, offsetBytes: 0, totalBytes: data.length, dataCrc32c: crc32c(data), message: SNAP, data,
+  });
+  const answer = await postRaw(n2.url, 'snapshot', only, { secret: SECRET, seq: 0 });
+  t.equal(answer.status, 422);
+  t.match(JSON.parse(answer.body), { error: { code: 'peer_snapshot_invalid', message: /image checksum mismatch/ } });
+  t.ok(aborted, 'the sink is aborted');
+  t.equal(n2.received.length, 0, 'the snap message never reaches the core');
 });
 
 t.test('a stream whose sender vanishes is aborted after the idle timeout', async (t) => {

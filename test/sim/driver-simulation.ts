@@ -2,7 +2,9 @@
 // commit, reads, expiry, snapshots, membership code paths) and the real SQLite
 // ledger, run on virtual time with in-memory storage whose fsyncs take
 // simulated time, over a simulated network with loss, delay, reordering and
-// partitions, with crashes that keep only what was durable. Clients write
+// partitions, with crashes that keep only what was durable (the ledger keeps
+// every committed transaction, as its file does across kill -9; a received
+// snapshot's image is the ledger's, not the Raft storage's). Clients write
 // transfers and read balances throughout; the run checks that no
 // acknowledged transfer is lost, that linearizable reads see every transfer
 // acknowledged before they began, and that all replicas converge.
@@ -65,6 +67,8 @@ interface SimNodeState {
   node: LedgerNode | undefined;
   handlers: TransportHandlers | undefined;
   storage: MemoryDriverStorage;
+  /** Survives crashes, as ledger.db does. */
+  readonly ledger: LedgerStateMachine;
   incarnation: number;
   readonly slowness: number;
 }
@@ -98,6 +102,7 @@ export class DriverSimulation {
         node: undefined,
         handlers: undefined,
         storage: MemoryDriverStorage.fresh(this.fsyncFor(id), ids),
+        ledger: LedgerStateMachine.open(':memory:'),
         incarnation: 0,
         slowness: 1 + (this.random.next() * 2 - 1) * 0.05,
       };
@@ -135,7 +140,7 @@ export class DriverSimulation {
       clock,
       scheduler,
       storage: state.storage,
-      ledger: LedgerStateMachine.open(':memory:'),
+      ledger: state.ledger,
       logger: quiet,
       transport: (handlers) => {
         state.handlers = handlers;

@@ -1,14 +1,15 @@
 // Snapshots on real files: saving compacts the log and a restart does not
-// replay from index 1; installing discards the log; streamed chunks are
-// verified before they are installed; damage is an error, not a fallback.
+// replay from index 1; installing a received one discards the log and keeps
+// only its metadata and descriptor (the ledger holds the image); damage is an
+// error, not a fallback.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { MAX_STAGED_SNAPSHOTS, RaftStorage } from '../../src/storage/raft-storage.js';
+import { RaftStorage } from '../../src/storage/raft-storage.js';
 import type { RaftStorageOptions } from '../../src/storage/raft-storage.js';
-import { SnapshotChecksumError, StorageCorruptionError } from '../../src/storage/errors.js';
-import { SnapshotWriter } from '../../src/storage/snapshot-store.js';
+import { StorageCorruptionError } from '../../src/storage/errors.js';
+import { SNAPSHOT_HEADER_BYTES, SnapshotWriter } from '../../src/storage/snapshot-store.js';
 import { nodeFileIo } from '../../src/storage/io.js';
 import { crc32c } from '../../src/storage/crc32c.js';
 import type { SnapshotMeta } from '../../src/raft/types.js';
@@ -28,19 +29,6 @@ async function logOf(dir: string, last: number, term = 1): Promise<RaftStorage> 
   storage.setHardState({ term, vote: 'n1', commit: last });
   await storage.sync();
   return storage;
-}
-
-/** Snapshot files in the directory and its staging area. */
-function allSnapshotFiles(dir: string): string[] {
-  const staging = path.join(dir, 'staging');
-  return [...fs.readdirSync(dir), ...fs.readdirSync(staging).map((name) => path.join('staging', name))].filter((name) => name.includes('.snap')).sort();
-}
-
-/** Stages a whole snapshot image as one stream would. */
-function stage(storage: RaftStorage, snapshot: SnapshotMeta, data: Uint8Array): void {
-  const writer = storage.stageSnapshot(snapshot);
-  writer.write(data);
-  writer.commit(crc32c(data));
 }
 
 function snapshotFiles(dir: string): string[] {
@@ -93,19 +81,19 @@ t.test('old snapshot files are pruned, keeping the newest N', async (t) => {
   await storage.close();
 });
 
-t.test('installing a snapshot discards the whole log and the log restarts after it', async (t) => {
+t.test('installing a received snapshot discards the whole log and records it detached: metadata and descriptor, not the image', async (t) => {
   const dir = temporaryDirectory(t, 'snap-install');
   const storage = await logOf(dir, 500, 1);
-  const staging = storage.stageSnapshot(meta(900, 3));
-  const data = entryData(900, 3, 1000);
-  staging.write(data);
-  staging.commit(crc32c(data));
-  t.equal(storage.firstIndex(), 1, 'a staged snapshot changes nothing');
-  t.ok(snapshotData(storage.installStagedSnapshot(meta(900, 3))).equals(Buffer.from(data)), 'install returns the verified image');
+  const descriptor = entryData(900, 3, 80);
+  storage.installSnapshot(meta(900, 3), descriptor);
   t.equal(storage.firstIndex(), 901);
   t.equal(storage.lastIndex(), 900);
   t.equal(storage.term(900), 3);
   t.equal(storage.hardState().commit, 900);
+  t.ok(storage.snapshotIsDetached(), 'the image is the state machine\'s');
+  const file = path.join(dir, 'snap-0000000000000384-0000000000000003.snap');
+  t.same(snapshotFiles(dir), [path.basename(file)]);
+  t.ok(fs.statSync(file).size < SNAPSHOT_HEADER_BYTES + 200 + descriptor.length, `its file holds no image (${fs.statSync(file).size} bytes)`);
   storage.append(makeEntries(901, 950, 3));
   await storage.sync();
   await storage.close();
@@ -113,6 +101,42 @@ t.test('installing a snapshot discards the whole log and the log restarts after 
   t.equal(reopened.firstIndex(), 901);
   t.equal(reopened.lastIndex(), 950);
   t.equal(segmentFiles(dir).length, 1);
+  t.ok(reopened.snapshotIsDetached(), 'still detached after a restart');
+  const reader = reopened.openSnapshotReader();
+  t.ok(reader.detached);
+  t.same(reader.meta, meta(900, 3));
+  t.ok(snapshotData(reader).equals(Buffer.from(descriptor)), 'the descriptor reads back');
+  await reopened.close();
+});
+
+t.test('a snapshot taken at the index of a detached one gives it an image; a newer one replaces it', async (t) => {
+  const dir = temporaryDirectory(t, 'snap-attach');
+  const storage = await logOf(dir, 10, 1);
+  storage.installSnapshot(meta(900, 3), entryData(900, 3, 80));
+  t.throws(() => storage.saveSnapshot(meta(899, 3), entryData(899, 3, 100)), /not newer/, 'never an older one');
+  const image = entryData(900, 3, 5000);
+  storage.saveSnapshot(meta(900, 3), image);
+  t.notOk(storage.snapshotIsDetached());
+  t.ok(snapshotData(storage.openSnapshotReader()).equals(Buffer.from(image)), 'the file now holds the image');
+  t.throws(() => storage.saveSnapshot(meta(900, 3), image), /not newer/, 'only a detached one gets an image at its own index');
+  storage.append(makeEntries(901, 1000, 3));
+  storage.setHardState({ term: 3, vote: 'n1', commit: 1000 });
+  storage.saveSnapshot(meta(1000, 3), entryData(1000, 3, 100));
+  await storage.close();
+  const reopened = RaftStorage.open(dir, SMALL);
+  t.notOk(reopened.snapshotIsDetached());
+  t.same(reopened.snapshotMeta(), meta(1000, 3));
+  await reopened.close();
+});
+
+t.test('a data directory from the version that staged snapshots under raft/staging opens, and the leftovers go', async (t) => {
+  const dir = temporaryDirectory(t, 'snap-old-staging');
+  (await logOf(dir, 10, 1)).close();
+  fs.mkdirSync(path.join(dir, 'staging'));
+  fs.writeFileSync(path.join(dir, 'staging', 'staged-00000000000003e8-0000000000000002-1.snap'), 'old');
+  const reopened = RaftStorage.open(dir, SMALL);
+  t.notOk(fs.existsSync(path.join(dir, 'staging')));
+  t.equal(reopened.lastIndex(), 10);
   await reopened.close();
 });
 
@@ -129,36 +153,6 @@ t.test('a crash between writing an installed snapshot and discarding the log is 
   t.equal(reopened.firstIndex(), 401);
   t.equal(reopened.lastIndex(), 400);
   await reopened.close();
-});
-
-t.test('a snapshot streamed in chunks is verified, then installed', async (t) => {
-  const leaderDir = temporaryDirectory(t, 'snap-leader');
-  const followerDir = temporaryDirectory(t, 'snap-follower');
-  const leader = await logOf(leaderDir, 1000, 2);
-  const image = entryData(1000, 2, 300_000);
-  leader.saveSnapshot(meta(1000, 2), image);
-  const follower = RaftStorage.open(followerDir, SMALL);
-  const reader = leader.openSnapshotReader();
-  t.equal(reader.dataBytes, image.length);
-
-  const bad = follower.stageSnapshot(reader.meta);
-  bad.write(reader.read(0, 1000));
-  t.throws(() => bad.commit(reader.dataCrc32c), SnapshotChecksumError, 'a short transfer is refused');
-  t.throws(() => follower.installStagedSnapshot(reader.meta), /snapshot 1000 \(term 2\) was not received/);
-  t.equal(follower.snapshotMeta().index, 0, 'nothing installed');
-  t.same(allSnapshotFiles(followerDir), [], 'no file left behind');
-
-  const good = follower.stageSnapshot(reader.meta);
-  for (let offset = 0; offset < reader.dataBytes; offset += 64 * 1024) good.write(reader.read(offset, 64 * 1024));
-  good.commit(reader.dataCrc32c);
-  reader.close();
-  t.equal(follower.snapshotMeta().index, 0, 'staged, not installed');
-  follower.installStagedSnapshot(meta(1000, 2)).close();
-  t.same(follower.snapshotMeta(), meta(1000, 2));
-  t.same(allSnapshotFiles(followerDir), [path.join('snap-00000000000003e8-0000000000000002.snap')], 'the staged file became the snapshot, written once');
-  t.ok(snapshotData(follower.openSnapshotReader()).equals(Buffer.from(image)));
-  await leader.close();
-  await follower.close();
 });
 
 t.test('a damaged newest snapshot stops the node with file and offset', async (t) => {
@@ -180,34 +174,17 @@ t.test('a damaged newest snapshot stops the node with file and offset', async (t
   }
 });
 
-t.test('a snapshot the core accepted is still staged when later streams finish first', async (t) => {
-  const dir = temporaryDirectory(t, 'snap-staged-many');
-  const storage = await logOf(dir, 100, 1);
-  const older = entryData(500, 2, 4000);
-  const newer = entryData(600, 3, 4000);
-  stage(storage, meta(500, 2), older); // the core accepts this one...
-  stage(storage, meta(600, 3), newer); // ...while a stream from another would-be leader completes
-  stage(storage, meta(500, 2), older); // and the same one again, from a second sender
-  t.ok(snapshotData(storage.installStagedSnapshot(meta(500, 2))).equals(Buffer.from(older)), 'the accepted one installs');
-  t.equal(allSnapshotFiles(dir).filter((name) => name.startsWith('staging')).length, 1, 'copies it covers are gone, the newer one stays');
-  t.ok(snapshotData(storage.installStagedSnapshot(meta(600, 3))).equals(Buffer.from(newer)), 'and can still be installed');
-  t.same(allSnapshotFiles(dir).filter((name) => name.startsWith('staging')), [], 'staging is empty');
+t.test('a snapshot file with flags this version does not know is corruption, not a guess', async (t) => {
+  const dir = temporaryDirectory(t, 'snap-flags');
+  const storage = await logOf(dir, 100);
+  storage.saveSnapshot(meta(100, 1), entryData(100, 1, 100));
   await storage.close();
-});
-
-t.test('staging is bounded: beyond the limit a new stream is refused, none already staged is dropped', async (t) => {
-  const dir = temporaryDirectory(t, 'snap-staged-bound');
-  const storage = await logOf(dir, 10, 1);
-  for (let i = 1; i <= MAX_STAGED_SNAPSHOTS; i++) stage(storage, meta(100 * i, 2), entryData(100 * i, 2, 100));
-  t.throws(() => storage.stageSnapshot(meta(5000, 2)), /await installation, the most kept/);
-  t.equal(allSnapshotFiles(dir).length, MAX_STAGED_SNAPSHOTS, 'every staged file is still there');
-  storage.installStagedSnapshot(meta(300, 2)).close();
-  t.equal(allSnapshotFiles(dir).filter((name) => name.startsWith('staging')).length, MAX_STAGED_SNAPSHOTS - 3, 'installing at 300 drops those it covers');
-  t.doesNotThrow(() => stage(storage, meta(5000, 2), entryData(5000, 2, 100)), 'so a new stream fits again');
-  await storage.close();
-  const reopened = RaftStorage.open(dir, SMALL);
-  t.same(allSnapshotFiles(dir), ['snap-000000000000012c-0000000000000002.snap'], 'a restart empties staging: the core forgot what it accepted');
-  await reopened.close();
+  const file = path.join(dir, snapshotFiles(dir)[0] as string);
+  const bytes = fs.readFileSync(file);
+  bytes.writeUInt32LE(2, 40);
+  bytes.writeUInt32LE(crc32c(bytes, 0, 0, 44), 44);
+  fs.writeFileSync(file, bytes);
+  t.throws(() => RaftStorage.open(dir, SMALL), { code: 'STORAGE_CORRUPT', reason: /unknown snapshot flags 2/ });
 });
 
 t.test('a snapshot may keep a catch-up tail of entries below it; a restart drops the tail', async (t) => {

@@ -32,10 +32,14 @@ export const MAX_APPLY_BACKLOG_ENTRIES = 16_384;
  * instead of one apply that stalls them all for a fifth of a second.
  */
 export const APPLY_SLICE_MS = 8;
-/** Entries in a batch at least, whatever they cost (so a backlog always shrinks by batches). */
-export const MIN_APPLY_BATCH_ENTRIES = 16;
-/** The first batch's size, before the cost of an entry is known. */
+/**
+ * The first batch's size, before the cost of a byte is known: this many
+ * entries or FIRST_APPLY_BATCH_BYTES, whichever is reached first.
+ */
 export const FIRST_APPLY_BATCH_ENTRIES = 64;
+export const FIRST_APPLY_BATCH_BYTES = 256 * 1024;
+/** What an entry weighs beyond its data (so empty and tiny entries still cost something). */
+export const ENTRY_OVERHEAD_BYTES = 64;
 
 export interface AppliedEntry {
   readonly entry: Entry;
@@ -58,8 +62,14 @@ export class ApplyQueue {
   private scheduled = false;
   private drainedWaiters: (() => void)[] = [];
   private stopped = false;
-  /** Recent milliseconds per applied entry (moving average), which sizes the next batch; undefined before the first. */
-  private msPerEntry: number | undefined;
+  /**
+   * Recent milliseconds per applied byte (entry data plus ENTRY_OVERHEAD_BYTES;
+   * a moving average), which sizes the next batch; undefined before the
+   * first. By bytes, not entries: an entry of one transfer and one of 8190
+   * differ a thousandfold in cost, and a batch sized for the first held the
+   * event loop for seconds with the second (heartbeats missed, elections).
+   */
+  private msPerByte: number | undefined;
 
   constructor(private readonly options: ApplyQueueOptions) {}
 
@@ -115,15 +125,20 @@ export class ApplyQueue {
     const ledger = this.options.ledger();
     const batch: Entry[] = [];
     let bytes = 0;
-    const limit = this.batchLimit();
-    while (this.head < this.queue.length && batch.length < limit) {
+    let weight = 0;
+    const maxEntries = this.msPerByte === undefined ? FIRST_APPLY_BATCH_ENTRIES : MAX_APPLY_BATCH_ENTRIES;
+    const maxWeight = this.weightLimit();
+    while (this.head < this.queue.length && batch.length < maxEntries) {
       const entry = this.queue[this.head] as Entry;
-      if (batch.length > 0 && bytes + entry.data.length > MAX_APPLY_BATCH_BYTES) break;
+      const entryWeight = entry.data.length + ENTRY_OVERHEAD_BYTES;
+      // At least one entry per batch, whatever it costs, so a backlog always shrinks.
+      if (batch.length > 0 && (bytes + entry.data.length > MAX_APPLY_BATCH_BYTES || weight + entryWeight > maxWeight)) break;
       this.head++;
       // Covered by a snapshot restored meanwhile.
       if (entry.index <= ledger.appliedIndex()) continue;
       batch.push(entry);
       bytes += entry.data.length;
+      weight += entryWeight;
     }
     this.compactQueue();
     if (batch.length > 0) {
@@ -131,7 +146,7 @@ export class ApplyQueue {
       // Membership entries carry no ledger command: they are applied as empty entries.
       const outcomes = ledger.applyEntries(batch.map((entry) => ({ index: entry.index, data: entry.type === 'conf' ? EMPTY : entry.data })));
       const seconds = (this.options.nowMs() - started) / 1000;
-      this.noteCost(seconds * 1000, batch.length);
+      this.noteCost(seconds * 1000, weight);
       this.options.applied(
         batch.map((entry, i) => ({ entry, result: entry.type === 'conf' ? undefined : outcomes[i]?.result })),
         seconds,
@@ -140,17 +155,17 @@ export class ApplyQueue {
     this.wakeWaiters();
   }
 
-  /** Entries the next batch may take: about APPLY_SLICE_MS of work at the recent cost per entry. */
-  private batchLimit(): number {
-    if (this.msPerEntry === undefined) return FIRST_APPLY_BATCH_ENTRIES;
-    // An entry that cost nothing measurable gives Infinity here, so the largest batch.
-    return Math.max(MIN_APPLY_BATCH_ENTRIES, Math.min(MAX_APPLY_BATCH_ENTRIES, Math.floor(APPLY_SLICE_MS / this.msPerEntry)));
+  /** The weight (bytes) the next batch may take: about APPLY_SLICE_MS of work at the recent cost per byte. */
+  private weightLimit(): number {
+    if (this.msPerByte === undefined) return FIRST_APPLY_BATCH_BYTES;
+    // A byte that cost nothing measurable gives Infinity here: the entry and byte caps decide.
+    return APPLY_SLICE_MS / this.msPerByte;
   }
 
-  private noteCost(ms: number, entries: number): void {
-    if (!(ms >= 0) || entries === 0) return;
-    const sample = ms / entries;
-    this.msPerEntry = this.msPerEntry === undefined ? sample : this.msPerEntry * 0.8 + sample * 0.2;
+  private noteCost(ms: number, weight: number): void {
+    if (!(ms >= 0) || weight === 0) return;
+    const sample = ms / weight;
+    this.msPerByte = this.msPerByte === undefined ? sample : this.msPerByte * 0.8 + sample * 0.2;
   }
 
   private compactQueue(): void {

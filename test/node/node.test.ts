@@ -415,7 +415,7 @@ async function failWhileInstalling(t: Test, c: Cluster, when: 'before' | 'after'
 /** Waits until `lagging` has every transfer, then checks it holds the leader's state. */
 async function expectCaughtUp(t: Test, c: Cluster, leader: LedgerNode, lagging: string): Promise<void> {
   let balance: bigint | undefined;
-  for (const deadline = Date.now() + 20_000; Date.now() < deadline && balance !== 10n; await sleep(20)) {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline && balance !== 10n; await sleep(20)) {
     const read = await c.node(lagging).read({ level: 'stale', waitMs: 0 }, (q) => q.account('dst')?.balance);
     balance = read.ok ? read.value.value : undefined;
   }
@@ -467,7 +467,7 @@ t.test('a node whose snapshot is a received one, once leader, streams a wiped fo
   const snapshotsBefore = c.network.snapshotsTo.get(wiped) ?? 0;
   const fresh = c.start(wiped);
   let balance: bigint | undefined;
-  for (const deadline = Date.now() + 20_000; Date.now() < deadline && balance !== 10n; await sleep(20)) {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline && balance !== 10n; await sleep(20)) {
     const read = await fresh.read({ level: 'stale', waitMs: 0 }, (q) => q.account('dst')?.balance);
     balance = read.ok ? read.value.value : undefined;
   }

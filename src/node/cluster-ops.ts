@@ -170,13 +170,25 @@ export class ClusterOps {
   private async proposeConf(change: ConfChange, timeoutMs: number): Promise<Outcome<{ readonly index: number }>> {
     const refused = this.options.refusal();
     if (refused) return { ok: false, error: refused };
-    const result = this.options.raw.proposeConfChange(change);
+    const startedMs = this.options.clock.monotonicMs();
+    let result = this.options.raw.proposeConfChange(change);
+    if (!result.ok && result.error === 'confChangePending') {
+      // Transient: a leader elected moments ago commits an entry of its own
+      // term first (its empty entry, within a round trip), or an earlier
+      // change is still committing. Both are settled once everything in the
+      // log now is applied here, so wait for that (within the request's
+      // time) and ask once more instead of refusing a valid request.
+      const settled = await this.options.waitApplied(this.options.raw.summary().lastIndex, timeoutMs);
+      const again = this.options.refusal();
+      if (again) return { ok: false, error: again };
+      if (settled) result = this.options.raw.proposeConfChange(change);
+    }
     if (!result.ok) {
       if (result.error === 'notLeader') return { ok: false, error: this.options.notLeader() };
       return { ok: false, error: { code: 'cluster_change_refused', message: result.detail } };
     }
     this.options.kick();
-    const applied = await this.options.waitApplied(result.index, timeoutMs);
+    const applied = await this.options.waitApplied(result.index, Math.max(0, timeoutMs - (this.options.clock.monotonicMs() - startedMs)));
     if (!applied) return { ok: false, error: { code: 'commit_timeout', index: result.index } };
     // Applied at our index is not enough: a new leader may have put its own entry there. Same index
     // and term is the same entry (log matching); a term compacted away leaves the outcome unknown.

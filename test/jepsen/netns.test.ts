@@ -24,9 +24,15 @@ const skip = netnsUnavailable() ?? false;
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cli.js');
 
 /** The host's own firewall and our runner-side links, to compare before and after. */
-function hostState(): { iptables: string; links: string[] } {
+/**
+ * The host's iptables rules, and the host-side links this test process made
+ * (rlj<owner pid>...): another run on the machine (a `make jepsen` beside CI) adds
+ * and removes its own links meanwhile, which say nothing about this one.
+ */
+function hostState(owner: number): { iptables: string; links: string[] } {
   const iptables = execFileSync('iptables', ['-w', '5', '-S'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').map((l) => l.split(': ')[1] ?? '').filter((n) => n.startsWith('rlj'));
+  const ours = new RegExp(`^rlj${owner}[a-z]?(@|$)`);
+  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').map((l) => l.split(': ')[1] ?? '').filter((n) => ours.test(n));
   return { iptables, links };
 }
 
@@ -60,7 +66,7 @@ function connects(network: NetnsNetwork, from: string, url: string): string {
 }
 
 t.test('isolating the leader with iptables in its namespace: the others go on without it, it catches up after heal, nothing is left', { skip }, async (t) => {
-  const before = hostState();
+  const before = hostState(process.pid);
   const root = mkdtempSync(path.join(tmpdir(), 'jepsen-netns-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const cluster = new Cluster({ root, nodeCount: 3, spareCount: 0, faketimeLibrary: undefined, tmpfsNodes: new Map(), tickMs: 20, electionTicks: 25, net: 'netns' });
@@ -123,13 +129,13 @@ t.test('isolating the leader with iptables in its namespace: the others go on wi
   await cluster.close();
   closed = true;
   t.same(runNamespaces().filter((n) => n.startsWith(`rlj-${ownerTag(process.pid)}-`)), [], 'no namespace left (ip netns list)');
-  t.same(hostState(), before, 'the host\'s iptables (iptables -S) and links are as before');
+  t.same(hostState(process.pid), before, 'the host\'s iptables (iptables -S) and links are as before');
 });
 
 t.test('an interrupted run (SIGINT) removes its namespaces', { skip }, async (t) => {
   const out = mkdtempSync(path.join(tmpdir(), 'jepsen-netns-int-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
-  const before = hostState();
+  const iptablesBefore = hostState(process.pid).iptables;
   const child = spawn(process.execPath, [CLI, '--net', 'netns', '--nodes', '3', '--time-limit', '120', '--concurrency', '2', '--nemesis', 'partition-leader', '--quiet-ms', '0-0', '--fault-ms', '60000-60000', '--seed', '5', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -143,7 +149,7 @@ t.test('an interrupted run (SIGINT) removes its namespaces', { skip }, async (t)
   t.equal(await exited, 130, 'the run exits 130 after SIGINT');
   t.match(output, /SIGINT: removing the run's network namespaces/);
   t.same(runNamespaces().filter((n) => n.startsWith(`rlj-${tag}-`)), [], 'no namespace of the run is left');
-  t.same(hostState(), before, 'the host\'s iptables and links are as before');
+  t.same(hostState(child.pid as number), { iptables: iptablesBefore, links: [] }, 'the host\'s iptables are as before and no link of the run is left');
   const leftover = spawnSync('pgrep', ['-f', out], { encoding: 'utf8' }).stdout.trim();
   t.equal(leftover, '', 'no ledgerd of the run still runs');
 });
@@ -161,7 +167,7 @@ t.test("a killed run's namespaces and veth are removed when the next run starts"
   const network = new NetnsNetwork();
   await network.open(['n1']);
   t.notOk(runNamespaces().includes(stale), 'the stale namespace is gone');
-  t.notOk(hostState().links.some((l) => l.startsWith(`rlj${dead}@`) || l === `rlj${dead}`), 'the stale veth is gone');
+  t.same(hostState(dead).links, [], 'the stale veth is gone');
   t.ok(runNamespaces().includes(network.namespaceOf('n1')), 'the new run has its namespace');
   await network.close();
   t.notOk(runNamespaces().includes(network.namespaceOf('n1')), 'and removes it on close');

@@ -64,7 +64,7 @@ interface ClusterView {
   last_log_index: number;
   snapshot_index: number;
   // JSON has no undefined: a figure the node asked does not know comes as null (or is left out).
-  members: { id: string; url?: string | null; voter: boolean; match_index?: number | null; lag_entries?: number | null; last_contact_ms?: number | null }[];
+  members: { id: string; url?: string | null; voter: boolean; match_index?: number | null; lag_entries?: number | null; lag_ms?: number | null; last_contact_ms?: number | null }[];
 }
 
 const known = (figure: number | null | undefined): figure is number => typeof figure === 'number';
@@ -76,13 +76,14 @@ export function renderStatus(view: ClusterView): string {
     `commit ${view.commit_index}, applied ${view.applied_index}, last log ${view.last_log_index}, snapshot ${view.snapshot_index}`,
     '',
   ];
-  const rows = [['MEMBER', 'ROLE', 'MATCH', 'LAG (entries)', 'LAST CONTACT', 'URL']];
+  const rows = [['MEMBER', 'ROLE', 'MATCH', 'LAG (entries)', 'LAG (time)', 'LAST CONTACT', 'URL']];
   for (const m of view.members) {
     rows.push([
       m.id + (m.id === view.leader ? ' *' : ''),
       m.voter ? 'voter' : 'learner',
       known(m.match_index) ? String(m.match_index) : '-',
       known(m.lag_entries) ? String(m.lag_entries) : '-',
+      known(m.lag_ms) ? `${m.lag_ms} ms` : '-',
       known(m.last_contact_ms) ? `${m.last_contact_ms} ms` : '-',
       m.url ?? '-',
     ]);

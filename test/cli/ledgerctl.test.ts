@@ -22,23 +22,23 @@ t.test('status table shows each member with match, lag and last contact', async 
     snapshot_index: 100,
     members: [
       { id: 'n1', url: 'http://127.0.0.1:7001', voter: true, match_index: 121, lag_entries: 0, last_contact_ms: 0 },
-      { id: 'n2', url: 'http://127.0.0.1:7002', voter: true, match_index: 90, lag_entries: 30, last_contact_ms: 1500 },
+      { id: 'n2', url: 'http://127.0.0.1:7002', voter: true, match_index: 90, lag_entries: 30, lag_ms: 2400, last_contact_ms: 1500 },
       { id: 'n4', url: 'http://127.0.0.1:7004', voter: false },
     ],
   });
   t.match(text, /node n1: leader, term 4, leader n1/);
-  t.match(text, /^n2\s+voter\s+90\s+30\s+1500 ms\s+http:\/\/127\.0\.0\.1:7002$/m);
+  t.match(text, /^n2\s+voter\s+90\s+30\s+2400 ms\s+1500 ms\s+http:\/\/127\.0\.0\.1:7002$/m, 'lag in entries and in time, then last contact');
   t.match(text, /^n1 \*\s+voter/m, 'the leader is marked');
-  t.match(text, /^n4\s+learner\s+-\s+-\s+-/m);
+  t.match(text, /^n4\s+learner\s+-\s+-\s+-\s+-/m);
   t.notMatch(text, /ask it with --url/, 'no hint when asked through the leader');
 });
 
 t.test('figures a node does not know (null in JSON) show as -, never null', async (t) => {
   const text = renderStatus({
     id: 'n2', role: 'follower', term: 4, leader: 'n1', commit_index: 7, applied_index: 7, last_log_index: 7, snapshot_index: 0,
-    members: [{ id: 'n1', url: null, voter: true, match_index: null, lag_entries: null, last_contact_ms: null }],
+    members: [{ id: 'n1', url: null, voter: true, match_index: null, lag_entries: null, lag_ms: null, last_contact_ms: null }],
   });
-  t.match(text, /^n1 \*\s+voter\s+-\s+-\s+-\s+-$/m);
+  t.match(text, /^n1 \*\s+voter\s+-\s+-\s+-\s+-\s+-$/m);
   t.notMatch(text, /null/);
 });
 
@@ -79,7 +79,7 @@ t.test('status asked a follower finds the leader and prints its lag table', asyn
   t.match(status.stdout, new RegExp(`asked ${followers[0].id} \\(follower\\); figures from the leader at ${leader.url}`));
   t.match(status.stdout, new RegExp(`node ${leader.id}: leader`));
   for (const follower of followers) {
-    t.match(status.stdout, new RegExp(`^${follower.id}\\s+voter\\s+\\d+\\s+\\d+\\s+\\d+ ms\\s+http`, 'm'), `${follower.id} has match, lag and last contact`);
+    t.match(status.stdout, new RegExp(`^${follower.id}\\s+voter\\s+\\d+\\s+\\d+\\s+\\d+ ms\\s+\\d+ ms\\s+http`, 'm'), `${follower.id} has match, lag in entries and time, and last contact`);
   }
   t.notMatch(status.stdout, /null/);
 });

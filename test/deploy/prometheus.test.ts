@@ -10,13 +10,13 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { deployPath, hasCommand, installPrometheus, repoRoot } from './monitoring-files.js';
 import { waitFor } from '../support/helpers.js';
+import { freePort } from '../cluster/harness.js';
 
 const LEDGERD = join(repoRoot, 'dist', 'src', 'cli', 'ledgerd.js');
 const NODE_IDS = ['n1', 'n2', 'n3'] as const;
@@ -26,18 +26,6 @@ const HTTP_TIMEOUT_MS = 5_000;
 const TEST_TIMEOUT_MS = 90_000;
 const MAX_WRITES = 20_000;
 const WRITERS = 4;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function getJson(url: string): Promise<unknown> {
   const response = await fetch(url, { signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });

@@ -10,8 +10,7 @@ import { parseArgs } from 'node:util';
 import type { HistoryEvent } from './history-writer.js';
 import { NET_KINDS, type NetKind } from './net.js';
 import { netnsUnavailable } from './netns.js';
-import { resolveNemeses } from './nemeses.js';
-import { ALL_NEMESES } from './nemeses.js';
+import { ALL_NEMESES, leaseCheckRefusal, resolveNemeses } from './nemeses.js';
 import { renderReport, summarize } from './report.js';
 import { checkEvents, type SummaryOptions } from './checkers/summary.js';
 import { parseHistory } from './history.js';
@@ -28,10 +27,14 @@ const checker: Checker = async (events, runInfo) => {
   return { ...report };
 };
 
-/** What the checkers need of run.json beyond the history: the bank account, the starting stock. */
+/**
+ * What the checkers need of run.json beyond the history: the bank account,
+ * the starting stock, and whether lease reads are held to linearizability
+ * (`lease_linearizable`, false when the run had --no-lease-linearizable).
+ */
 function summaryOptions(runInfo: Readonly<Record<string, unknown>>): SummaryOptions {
   const setup = (runInfo['setup'] ?? {}) as { bank?: unknown; skus?: unknown; on_hand?: unknown };
-  const options: SummaryOptions = {};
+  const options: SummaryOptions = { leaseIsLinearizable: runInfo['lease_linearizable'] !== false };
   if (typeof setup.bank === 'string') options.bank = { bankAccount: setup.bank };
   if (Array.isArray(setup.skus) && typeof setup.on_hand === 'number') {
     const onHand = setup.on_hand;
@@ -53,7 +56,8 @@ history.jsonl, nemesis.jsonl, run.json, report.json and report.html.
   --seed N             seed of the fault schedule and the clients' choices (default: random, printed)
   --nemesis LIST       comma-separated nemeses or groups (default none):
                        ${ALL_NEMESES.map((n) => n.name).join(', ')}
-                       groups: partition, kill, pause, all, none
+                       groups: partition, kill, pause, all (every one but
+                       clock-rate-beyond), none
   --workload W         bank | reservations (default bank)
   --out DIR            run folder (default ./jepsen-runs/<timestamp>-<seed>)
   --op-timeout-ms N    client deadline per request; then the outcome is unknown (default 6000)
@@ -63,6 +67,15 @@ history.jsonl, nemesis.jsonl, run.json, report.json and report.html.
                        a TCP proxy per directed peer link (default; runs
                        anywhere), or a network namespace per node and iptables
                        DROP rules (root on Linux; scripts/jepsen-install.sh)
+  --no-lease-linearizable
+                       do not hold lease reads to linearizability (check them
+                       like stale reads without a bound); required by
+                       clock-rate-beyond, whose
+                       clock runs past the drift the leases allow for
+  --lease-linearizable with --check: hold lease reads to linearizability even
+                       if the run was checked without (run.json's
+                       lease_linearizable); without either flag --check
+                       checks as the run did
   --tick-ms N          ledgerd --tick-ms (default 50, as ledgerd)
   --election-ticks N   ledgerd --election-ticks (default 20, as ledgerd)
   --check DIR          check and report an existing run folder again (no cluster)
@@ -85,9 +98,14 @@ function integer(text: string, flag: string, min: number, max: number): number {
   return value;
 }
 
-async function check(dir: string): Promise<number> {
+/** `--check DIR`; `leaseLinearizable` overrides what run.json recorded, when a flag gave it. */
+async function check(dir: string, leaseLinearizable: boolean | undefined): Promise<number> {
   const events = readFileSync(path.join(dir, 'history.jsonl'), 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as HistoryEvent);
-  const runInfo = JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')) as Record<string, unknown>;
+  const recorded = JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')) as Record<string, unknown>;
+  const runInfo = leaseLinearizable === undefined ? recorded : { ...recorded, lease_linearizable: leaseLinearizable };
+  if (leaseLinearizable !== undefined && (recorded['lease_linearizable'] !== false) !== leaseLinearizable) {
+    process.stdout.write(`lease reads ${leaseLinearizable ? 'held' : 'not held'} to linearizability, unlike the run (run.json: lease_linearizable ${String(recorded['lease_linearizable'] ?? true)}); report.json and report.html are rewritten with this verdict\n`);
+  }
   const report = await checker(events, runInfo);
   const summary = summarize(events, Number(runInfo.concurrency));
   writeFileSync(path.join(dir, 'report.json'), `${JSON.stringify({ valid: report.valid, checker: report, availability: summary.availability, totals: summary.totals }, null, 2)}\n`);
@@ -114,6 +132,8 @@ async function main(): Promise<number> {
         'tick-ms': { type: 'string', default: '50' },
         'election-ticks': { type: 'string', default: '20' },
         net: { type: 'string', default: 'proxy' },
+        'no-lease-linearizable': { type: 'boolean' },
+        'lease-linearizable': { type: 'boolean' },
         check: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -127,9 +147,18 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (values.check !== undefined) return check(values.check);
+  if (values['lease-linearizable'] === true && values['no-lease-linearizable'] === true) {
+    process.stderr.write(`--lease-linearizable and --no-lease-linearizable contradict each other\n\n${USAGE}`);
+    return 2;
+  }
+  const leaseFlag = values['no-lease-linearizable'] === true ? false : values['lease-linearizable'] === true ? true : undefined;
+  if (values.check !== undefined) return check(values.check, leaseFlag);
   let options;
   try {
+    if (leaseFlag === true) throw new Error('--lease-linearizable: only with --check (a run holds lease reads to linearizability unless --no-lease-linearizable)');
+    const nemeses = resolveNemeses(values.nemesis);
+    const refusal = leaseCheckRefusal(nemeses, leaseFlag !== false);
+    if (refusal) throw new Error(refusal);
     const nodes = integer(values.nodes, '--nodes', 3, 5);
     if (nodes !== 3 && nodes !== 5) throw new Error('--nodes: expected 3 or 5');
     if (values.workload !== 'bank' && values.workload !== 'reservations') throw new Error(`--workload: expected bank or reservations, got "${values.workload}"`);
@@ -141,7 +170,8 @@ async function main(): Promise<number> {
       timeLimitS: integer(values['time-limit'], '--time-limit', 1, 86_400),
       concurrency: integer(values.concurrency, '--concurrency', 1, 1000),
       seed,
-      nemeses: resolveNemeses(values.nemesis),
+      nemeses,
+      leaseLinearizable: leaseFlag !== false,
       workload: values.workload as WorkloadName,
       out: values.out ?? path.join('jepsen-runs', `${stamp}-${seed}`),
       opTimeoutMs: integer(values['op-timeout-ms'], '--op-timeout-ms', 100, 600_000),
@@ -164,7 +194,7 @@ async function main(): Promise<number> {
       return 77;
     }
   }
-  options.log(`seed ${options.seed}; replay with: node dist/test/jepsen/cli.js --nodes ${options.nodes} --time-limit ${options.timeLimitS} --concurrency ${options.concurrency} --workload ${options.workload} --nemesis ${values.nemesis} --net ${options.net} --seed ${options.seed}`);
+  options.log(`seed ${options.seed}; replay with: node dist/test/jepsen/cli.js --nodes ${options.nodes} --time-limit ${options.timeLimitS} --concurrency ${options.concurrency} --workload ${options.workload} --nemesis ${values.nemesis} --net ${options.net}${options.leaseLinearizable ? '' : ' --no-lease-linearizable'} --seed ${options.seed}`);
   const result = await run(options);
   const t = result.summary.totals;
   options.log(`${t.ops} client ops: ${t.ok} ok, ${t.fail} fail, ${t.info} info; errors ${JSON.stringify(t.errors)}`);

@@ -59,7 +59,7 @@ export interface Report {
 }
 
 /** Opening nemesis f -> closing f. `start-X` closes with `stop-X`; other events not listed are instants. */
-const CLOSERS: Record<string, string> = { kill: 'restart', pause: 'resume', 'clock-skew': 'clock-reset', 'disk-full': 'disk-free' };
+const CLOSERS: Record<string, string> = { kill: 'restart', pause: 'resume', 'clock-skew': 'clock-reset', 'clock-rate': 'clock-rate-reset', 'disk-full': 'disk-free' };
 
 function closerOf(f: string): string | undefined {
   return f.startsWith('start-') ? `stop-${f.slice('start-'.length)}` : CLOSERS[f];

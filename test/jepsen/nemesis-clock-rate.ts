@@ -111,7 +111,9 @@ interface Attack {
   error?: string;
   leadership?: Record<string, unknown>;
   isolated?: string | null;
-  isolated_ms?: number;
+  /** History time (ms since the run started) of the cut and of the heal. */
+  isolated_at_ms?: number;
+  healed_at_ms?: number;
 }
 
 /** Whether the leader sees `node` caught up and in contact (a transfer to it can finish within an election timeout). */
@@ -158,9 +160,10 @@ async function attack(context: NemesisContext, node: string, rate: number, targe
     const others = cluster.memberIds().filter((id) => id !== leader);
     const isolateMs = ISOLATE_ELECTION_TIMEOUTS * cluster.options.electionTicks * cluster.options.tickMs;
     await cluster.net.drop(bothWays([leader], others));
+    done.isolated_at_ms = Math.round(context.history.nowNs() / 1e6);
     await sleep(isolateMs);
     await cluster.net.healAll();
-    done.isolated_ms = isolateMs;
+    done.healed_at_ms = Math.round(context.history.nowNs() / 1e6);
   } catch (error) {
     done.error = String(error);
   }

@@ -45,7 +45,8 @@
 //   1.833), where a lease may outlast the followers' refusal, so lease
 //   reads may be stale and the runner requires --no-lease-linearizable;
 // - then, so that the lease is put to use: while heartbeats flow no
-//   follower campaigns, whatever its clock, so the leader's peer links are
+//   follower campaigns, whatever its clock, so one election timeout later
+//   (the leader has had time to anchor a lease) the leader's peer links are
 //   cut both ways for ISOLATE_ELECTION_TIMEOUTS election timeouts (clients
 //   still reach it and it serves lease reads for as long as it believes
 //   its lease), then opened again.
@@ -154,6 +155,9 @@ async function attack(context: NemesisContext, node: string, rate: number, targe
     await cluster.restart(node, rate);
     done.restarted = true;
     if (target === 'leader') done.leadership = await handLeadershipTo(context, node);
+    // A leader has a lease only once a quorum answered one of its heartbeat
+    // rounds in its term; cut at once after the hand-over, it never had one.
+    await sleep(cluster.options.electionTicks * cluster.options.tickMs);
     const leader = (await cluster.findLeader()) ?? null;
     done.isolated = leader;
     if (leader === null) return done;

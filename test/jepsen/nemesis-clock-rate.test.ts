@@ -1,7 +1,7 @@
 // The clock-rate nemeses. Their rates: inside the bound a lease never
 // outlasts a follower's vote refusal, beyond it a slowed leader's does. The
 // runner refuses clock-rate-beyond while lease reads are held to
-// linearizability. And as real processes: a node the nemesis restarts runs
+// linearizability or stale reads to their bounds. And as real processes: a node the nemesis restarts runs
 // its monotonic clock at the rate it chose, and at the normal rate again
 // after the stop. The clock a node runs on is read from outside through its
 // stale reads: after a linearizable read proves the node fresh as of its own
@@ -47,7 +47,7 @@ t.test('rates inside the bound keep every lease inside the vote refusal; beyond 
   t.equal(clockRate('within', 'follower', 0.1, first), 1.05);
 });
 
-t.test('clock-rate-beyond runs only with lease reads not held to linearizability', async (t) => {
+t.test('clock-rate-beyond runs only with lease reads and staleness bounds not held', async (t) => {
   t.notOk(resolveNemeses('all').some((n) => n.name === 'clock-rate-beyond'), '`all` leaves it out');
   t.ok(resolveNemeses('all').some((n) => n.name === 'clock-rate'), '`all` has the variant inside the bound');
   const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cli.js');
@@ -55,9 +55,12 @@ t.test('clock-rate-beyond runs only with lease reads not held to linearizability
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const refused = spawnSync(process.execPath, [cli, '--nemesis', 'clock-rate-beyond', '--out', path.join(out, 'run')], { encoding: 'utf8', timeout: 30_000 });
   t.equal(refused.status, 2, 'bad arguments');
-  t.match(refused.stderr, /clock-rate-beyond.*--no-lease-linearizable/s, 'the refusal names the nemesis and the flag');
-  const contradicting = spawnSync(process.execPath, [cli, '--check', out, '--lease-linearizable', '--no-lease-linearizable'], { encoding: 'utf8', timeout: 30_000 });
+  t.match(refused.stderr, /clock-rate-beyond.*--no-lease-linearizable and --no-staleness-bounds/s, 'the refusal names the nemesis and the flags');
+  const halfRelaxed = spawnSync(process.execPath, [cli, '--nemesis', 'clock-rate-beyond', '--no-lease-linearizable', '--out', path.join(out, 'run')], { encoding: 'utf8', timeout: 30_000 });
+  t.equal(halfRelaxed.status, 2, 'refused with the staleness bounds still held');
+  const contradicting = spawnSync(process.execPath, [cli, '--check', out, '--strict', '--no-lease-linearizable'], { encoding: 'utf8', timeout: 30_000 });
   t.equal(contradicting.status, 2);
+  t.match(contradicting.stderr, /--strict contradicts/);
 });
 
 /** The node's clock rate: its clock's milliseconds per real millisecond, over `realMs`. */

@@ -13,7 +13,7 @@ import { Client, classifyError, errorCodeOf, raftIndexOf, type Answer, type Http
 import { Cluster, sleep } from './cluster.js';
 import { faketimeLibrary } from './nemesis-clock.js';
 import { CLOCK_RATES } from './nemesis-clock-rate.js';
-import { leaseCheckRefusal } from './nemeses.js';
+import { clockCheckRefusal, type ClockChecks } from './nemeses.js';
 import { DISK_TMPFS_MIB } from './nemesis-disk.js';
 import { HistoryWriter, type HistoryEvent } from './history-writer.js';
 import type { NetKind } from './net.js';
@@ -67,8 +67,8 @@ export interface RunOptions {
   readonly electionTicks: number;
   /** How nodes reach each other and partitions cut them (net.ts; default proxy). */
   readonly net?: NetKind;
-  /** Whether lease reads are held to linearizability (default true; run.json's lease_linearizable, for the checker). */
-  readonly leaseLinearizable?: boolean;
+  /** Which clock-dependent promises the checker holds (default both; run.json's lease_linearizable and staleness_bounds). */
+  readonly clockChecks?: ClockChecks;
   readonly checker: Checker;
   readonly log: (line: string) => void;
 }
@@ -106,8 +106,8 @@ function usableNemeses(nemeses: readonly Nemesis[]): { usable: Nemesis[]; skippe
 }
 
 export async function run(options: RunOptions): Promise<RunResult> {
-  const leaseLinearizable = options.leaseLinearizable ?? true;
-  const refusal = leaseCheckRefusal(options.nemeses, leaseLinearizable);
+  const clockChecks = options.clockChecks ?? { leaseLinearizable: true, stalenessBounds: true };
+  const refusal = clockCheckRefusal(options.nemeses, clockChecks);
   if (refusal) throw new Error(refusal);
   const dir = path.resolve(options.out);
   mkdirSync(dir, { recursive: true });
@@ -136,7 +136,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
     workload: options.workload, net: options.net ?? 'proxy', nemeses: usable.map((n) => n.name), skipped_nemeses: skipped,
     schedule: faults.map((f) => ({ nemesis: f.nemesis.name, at_ms: f.atMs, duration_ms: f.durationMs, required: f.required })),
     tmpfs_nodes: Object.fromEntries(tmpfsNodes), op_timeout_ms: options.opTimeoutMs,
-    max_clock_drift_ratio: cluster.maxClockDriftRatio, lease_linearizable: leaseLinearizable,
+    max_clock_drift_ratio: cluster.maxClockDriftRatio, lease_linearizable: clockChecks.leaseLinearizable, staleness_bounds: clockChecks.stalenessBounds,
     started_at: new Date().toISOString(),
   };
   writeFileSync(path.join(dir, 'run.json'), `${JSON.stringify(runInfo, null, 2)}\n`);

@@ -24,6 +24,8 @@ export interface SummaryOptions {
   linearizability?: Partial<LinearizabilityLimits>;
   /** Check lease reads as linearizable (default true). */
   leaseIsLinearizable?: boolean;
+  /** Whether stale reads are held to their max_staleness_ms (default true; see StalenessOptions). */
+  stalenessBoundsHold?: boolean;
 }
 
 export interface OutcomeCounts {
@@ -136,7 +138,7 @@ export function checkHistory(history: ParsedHistory, options: SummaryOptions = {
   if (has(history, 'hold', 'confirm', 'release', 'read-item', 'read-reservation')) {
     checkers['reservations'] = checkReservations(history, { leaseIsLinearizable: lease, ...options.reservations });
   }
-  if (history.operations.some((operation) => operation.f.startsWith('read-'))) checkers['staleness'] = checkStaleness(history, { leaseIsLinearizable: lease });
+  if (history.operations.some((operation) => operation.f.startsWith('read-'))) checkers['staleness'] = checkStaleness(history, { leaseIsLinearizable: lease, stalenessBoundsHold: options.stalenessBoundsHold ?? true });
   return {
     valid: combineValidity(Object.values(checkers).map((verdict) => verdict.valid)),
     checkers,

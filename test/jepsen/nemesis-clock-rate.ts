@@ -43,9 +43,12 @@
 //   a factor: leader 1/(B·k), follower B·1.5, with B = (1+d)/(1-d) the rate
 //   ratio the lease allows and k in {1.5, 2.5, 4} (d 0.1: leader 0.545,
 //   0.327 or 0.205, follower 1.833), where a lease may outlast the
-//   followers' refusal, so lease reads may be stale and the runner requires
-//   --no-lease-linearizable. At 0.205 the lease (15 of its ticks: 3.7 s)
-//   outlasts the whole cut, while the others elect within 1-2 s;
+//   followers' refusal, so lease reads may be stale, and the slowed node's
+//   stale reads may be older than their max_staleness_ms (it measures its
+//   staleness on its own clock): the runner requires --no-lease-linearizable
+//   and --no-staleness-bounds (nemeses.ts, clockCheckRefusal). At 0.205 the
+//   lease (15 of its ticks: 3.7 s) outlasts the whole cut, while the others
+//   elect within 1-2 s;
 // - then, so that the lease is put to use: while heartbeats flow no
 //   follower campaigns, whatever its clock, so one election timeout later
 //   (the leader has had time to anchor a lease) the leader's peer links are

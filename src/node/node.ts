@@ -154,6 +154,7 @@ export class LedgerNode implements LedgerService {
       metrics: this.metrics,
       tickMs: options.tickMs,
       freshnessWindowMs: options.tickMs * options.electionTicks * 4,
+      maxClockDriftRatio: options.maxClockDriftRatio,
       kick,
       catchUpTicks: () => this.catchUpTicks(),
       unavailable: notServing,

@@ -6,7 +6,9 @@
 // The staleness proof assumes nothing about other clocks: a read index
 // requested at local monotonic time t0 covers everything committed before t0
 // (the leader fixes it after the request arrives), so once it is applied here
-// the local state is at most now - t0 old. See docs/node.md.
+// the local state is at most now - t0 old, measured on this node's clock.
+// That clock may run slow by up to maxClockDriftRatio (the assumption leases
+// rest on too), so the proven age is (now - t0) / (1 - drift). See docs/node.md.
 //
 // It must not touch storage, the write path or the Ready loop: it asks the
 // core for read indexes, asks the owner to run the loop (`kick`), and is told
@@ -42,6 +44,8 @@ export interface ReadPathOptions {
   readonly tickMs: number;
   /** How long a read index may take to be applied and still count as a freshness proof. */
   readonly freshnessWindowMs: number;
+  /** How much slower than real time this node's clock may run, as a ratio (the lease's drift): stretches proven staleness. */
+  readonly maxClockDriftRatio: number;
   /** Runs the Ready loop soon. */
   readonly kick: () => void;
   /** Brings the core's ticks up to the clock, so a paused process sees its lease expired before it serves. */
@@ -186,9 +190,17 @@ export class ReadPath {
     }
   }
 
+  /**
+   * The most real milliseconds the local state may be behind: local time
+   * since freshAsOf, stretched by the drift. Without the stretch a clock at
+   * x0.327 (the jepsen clock-rate-beyond nemesis) served reads bounded by
+   * 50 ms that missed writes acknowledged more than 50 ms before them; at
+   * the drift's edge (x0.9) a bound could be exceeded by up to 11%.
+   */
   private provenStalenessMs(): number | undefined {
     if (!Number.isFinite(this.freshAsOfMs)) return undefined;
-    return Math.max(0, Math.ceil(this.options.clock.monotonicMs() - this.freshAsOfMs));
+    const localMs = this.options.clock.monotonicMs() - this.freshAsOfMs;
+    return Math.max(0, Math.ceil(localMs / (1 - this.options.maxClockDriftRatio)));
   }
 
   /** Proves the local state no older than maxMs, asking the leader if needed; the proven bound or undefined. */

@@ -10,8 +10,7 @@ import { parseArgs } from 'node:util';
 import type { HistoryEvent } from './history-writer.js';
 import { NET_KINDS, type NetKind } from './net.js';
 import { netnsUnavailable } from './netns.js';
-import { resolveNemeses } from './nemeses.js';
-import { ALL_NEMESES } from './nemeses.js';
+import { ALL_NEMESES, clockCheckRefusal, resolveNemeses, type ClockChecks } from './nemeses.js';
 import { renderReport, summarize } from './report.js';
 import { checkEvents, type SummaryOptions } from './checkers/summary.js';
 import { parseHistory } from './history.js';
@@ -28,10 +27,15 @@ const checker: Checker = async (events, runInfo) => {
   return { ...report };
 };
 
-/** What the checkers need of run.json beyond the history: the bank account, the starting stock. */
+/**
+ * What the checkers need of run.json beyond the history: the bank account,
+ * the starting stock, and whether lease reads are held to linearizability
+ * and stale reads to their bounds (`lease_linearizable`, `staleness_bounds`:
+ * false when the run had --no-lease-linearizable, --no-staleness-bounds).
+ */
 function summaryOptions(runInfo: Readonly<Record<string, unknown>>): SummaryOptions {
   const setup = (runInfo['setup'] ?? {}) as { bank?: unknown; skus?: unknown; on_hand?: unknown };
-  const options: SummaryOptions = {};
+  const options: SummaryOptions = { leaseIsLinearizable: runInfo['lease_linearizable'] !== false, stalenessBoundsHold: runInfo['staleness_bounds'] !== false };
   if (typeof setup.bank === 'string') options.bank = { bankAccount: setup.bank };
   if (Array.isArray(setup.skus) && typeof setup.on_hand === 'number') {
     const onHand = setup.on_hand;
@@ -53,7 +57,8 @@ history.jsonl, nemesis.jsonl, run.json, report.json and report.html.
   --seed N             seed of the fault schedule and the clients' choices (default: random, printed)
   --nemesis LIST       comma-separated nemeses or groups (default none):
                        ${ALL_NEMESES.map((n) => n.name).join(', ')}
-                       groups: partition, kill, pause, all, none
+                       groups: partition, kill, pause, all (every one but
+                       clock-rate-beyond), none
   --workload W         bank | reservations (default bank)
   --out DIR            run folder (default ./jepsen-runs/<timestamp>-<seed>)
   --op-timeout-ms N    client deadline per request; then the outcome is unknown (default 6000)
@@ -63,6 +68,18 @@ history.jsonl, nemesis.jsonl, run.json, report.json and report.html.
                        a TCP proxy per directed peer link (default; runs
                        anywhere), or a network namespace per node and iptables
                        DROP rules (root on Linux; scripts/jepsen-install.sh)
+  --no-lease-linearizable
+                       do not hold lease reads to linearizability (check them
+                       like stale reads without a bound)
+  --no-staleness-bounds
+                       do not hold stale reads to their max_staleness_ms
+                       (min_index still holds). clock-rate-beyond, whose
+                       clocks run past the drift the cluster allows for,
+                       requires both flags
+  --strict             with --check: hold lease reads and staleness bounds
+                       even if the run did not (run.json's lease_linearizable
+                       and staleness_bounds); without it, or a --no- flag,
+                       --check checks as the run did
   --tick-ms N          ledgerd --tick-ms (default 50, as ledgerd)
   --election-ticks N   ledgerd --election-ticks (default 20, as ledgerd)
   --check DIR          check and report an existing run folder again (no cluster)
@@ -85,9 +102,19 @@ function integer(text: string, flag: string, min: number, max: number): number {
   return value;
 }
 
-async function check(dir: string): Promise<number> {
+/** `--check DIR`; `overrides` replace what run.json recorded of the clock-dependent checks. */
+async function check(dir: string, overrides: Partial<ClockChecks>): Promise<number> {
   const events = readFileSync(path.join(dir, 'history.jsonl'), 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as HistoryEvent);
-  const runInfo = JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')) as Record<string, unknown>;
+  const recorded = JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')) as Record<string, unknown>;
+  const runInfo = { ...recorded };
+  const changed: string[] = [];
+  for (const [flag, key] of [['leaseLinearizable', 'lease_linearizable'], ['stalenessBounds', 'staleness_bounds']] as const) {
+    const wanted = overrides[flag];
+    if (wanted === undefined || (recorded[key] !== false) === wanted) continue;
+    runInfo[key] = wanted;
+    changed.push(`${key} ${String(wanted)} (the run: ${String(recorded[key] ?? true)})`);
+  }
+  if (changed.length > 0) process.stdout.write(`checked with ${changed.join(', ')}; report.json and report.html are rewritten with this verdict\n`);
   const report = await checker(events, runInfo);
   const summary = summarize(events, Number(runInfo.concurrency));
   writeFileSync(path.join(dir, 'report.json'), `${JSON.stringify({ valid: report.valid, checker: report, availability: summary.availability, totals: summary.totals }, null, 2)}\n`);
@@ -114,6 +141,9 @@ async function main(): Promise<number> {
         'tick-ms': { type: 'string', default: '50' },
         'election-ticks': { type: 'string', default: '20' },
         net: { type: 'string', default: 'proxy' },
+        'no-lease-linearizable': { type: 'boolean' },
+        'no-staleness-bounds': { type: 'boolean' },
+        strict: { type: 'boolean' },
         check: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -127,9 +157,24 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (values.check !== undefined) return check(values.check);
+  const relaxed = { leaseLinearizable: values['no-lease-linearizable'] !== true, stalenessBounds: values['no-staleness-bounds'] !== true };
+  if (values.strict === true && (!relaxed.leaseLinearizable || !relaxed.stalenessBounds)) {
+    process.stderr.write(`--strict contradicts --no-lease-linearizable and --no-staleness-bounds\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.check !== undefined) {
+    const overrides: Partial<ClockChecks> = values.strict === true ? { leaseLinearizable: true, stalenessBounds: true } : {
+      ...(relaxed.leaseLinearizable ? {} : { leaseLinearizable: false }),
+      ...(relaxed.stalenessBounds ? {} : { stalenessBounds: false }),
+    };
+    return check(values.check, overrides);
+  }
   let options;
   try {
+    if (values.strict === true) throw new Error('--strict: only with --check (a run holds every check unless a --no- flag says otherwise)');
+    const nemeses = resolveNemeses(values.nemesis);
+    const refusal = clockCheckRefusal(nemeses, relaxed);
+    if (refusal) throw new Error(refusal);
     const nodes = integer(values.nodes, '--nodes', 3, 5);
     if (nodes !== 3 && nodes !== 5) throw new Error('--nodes: expected 3 or 5');
     if (values.workload !== 'bank' && values.workload !== 'reservations') throw new Error(`--workload: expected bank or reservations, got "${values.workload}"`);
@@ -141,7 +186,8 @@ async function main(): Promise<number> {
       timeLimitS: integer(values['time-limit'], '--time-limit', 1, 86_400),
       concurrency: integer(values.concurrency, '--concurrency', 1, 1000),
       seed,
-      nemeses: resolveNemeses(values.nemesis),
+      nemeses,
+      clockChecks: relaxed,
       workload: values.workload as WorkloadName,
       out: values.out ?? path.join('jepsen-runs', `${stamp}-${seed}`),
       opTimeoutMs: integer(values['op-timeout-ms'], '--op-timeout-ms', 100, 600_000),
@@ -164,7 +210,7 @@ async function main(): Promise<number> {
       return 77;
     }
   }
-  options.log(`seed ${options.seed}; replay with: node dist/test/jepsen/cli.js --nodes ${options.nodes} --time-limit ${options.timeLimitS} --concurrency ${options.concurrency} --workload ${options.workload} --nemesis ${values.nemesis} --net ${options.net} --seed ${options.seed}`);
+  options.log(`seed ${options.seed}; replay with: node dist/test/jepsen/cli.js --nodes ${options.nodes} --time-limit ${options.timeLimitS} --concurrency ${options.concurrency} --workload ${options.workload} --nemesis ${values.nemesis} --net ${options.net}${relaxed.leaseLinearizable ? '' : ' --no-lease-linearizable'}${relaxed.stalenessBounds ? '' : ' --no-staleness-bounds'} --seed ${options.seed}`);
   const result = await run(options);
   const t = result.summary.totals;
   options.log(`${t.ops} client ops: ${t.ok} ok, ${t.fail} fail, ${t.info} info; errors ${JSON.stringify(t.errors)}`);

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_DEFAULTS } from '../../src/node/node-options.js';
 import { sleep } from '../support/helpers.js';
 import { Client } from './client.js';
 import { ProxyNetwork, type NetKind, type PeerNetwork } from './net.js';
@@ -34,6 +35,8 @@ export interface ClusterNode {
   joined: boolean;
   /** libfaketime's timestamp file for this node, when the clock nemesis runs. */
   clockFile: string | undefined;
+  /** The rate its clocks run at since its last start, when the clock-rate nemesis restarted it under one. */
+  clockRate: number | undefined;
   /** The tmpfs mounted as this node's data directory, when the disk nemesis runs. */
   tmpfs: boolean;
   log: WriteStream;
@@ -47,10 +50,14 @@ export interface ClusterOptions {
   readonly spareCount: number;
   /** The libfaketime library to preload into every node, when the clock nemesis runs. */
   readonly faketimeLibrary: string | undefined;
+  /** The libfaketime library to preload into a node restarted under a clock rate (the clock-rate nemeses). */
+  readonly clockRateLibrary?: string | undefined;
   /** Node ids whose data directory is a tmpfs of this many MiB (the disk nemesis). */
   readonly tmpfsNodes: ReadonlyMap<string, number>;
   readonly tickMs: number;
   readonly electionTicks: number;
+  /** ledgerd --max-clock-drift: the clock rate difference its leases allow for (default ledgerd's, 0.1). */
+  readonly maxClockDriftRatio?: number;
   /** How nodes reach each other and partitions cut them (default proxy). */
   readonly net?: NetKind;
 }
@@ -72,6 +79,11 @@ export class Cluster {
 
   constructor(readonly options: ClusterOptions) {
     this.net = options.net === 'netns' ? new NetnsNetwork() : new ProxyNetwork();
+  }
+
+  /** The clock rate difference every node's leases allow for (the clock-rate nemeses choose their rates from it). */
+  get maxClockDriftRatio(): number {
+    return this.options.maxClockDriftRatio ?? NODE_DEFAULTS.maxClockDriftRatio;
   }
 
   ids(): string[] {
@@ -118,7 +130,7 @@ export class Cluster {
       }
       this.nodes.set(id, {
         id, listen: address.listen, url: address.url, dataDir, child: undefined, paused: false,
-        member: i <= this.options.nodeCount, joined: false, clockFile, tmpfs: tmpfsMiB !== undefined,
+        member: i <= this.options.nodeCount, joined: false, clockFile, clockRate: undefined, tmpfs: tmpfsMiB !== undefined,
         log: createWriteStream(path.join(this.options.root, 'logs', `${id}.log`), { flags: 'a' }),
       });
     }
@@ -135,8 +147,8 @@ export class Cluster {
       .join(',');
   }
 
-  private spawn(id: string, args: readonly string[]): void {
-    const node = this.node(id);
+  /** A node's environment: the runner's, plus libfaketime and the node's timestamp file when the clock nemesis runs. */
+  private nodeEnv(node: ClusterNode): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (this.options.faketimeLibrary && node.clockFile) {
       env.LD_PRELOAD = this.options.faketimeLibrary;
@@ -149,16 +161,40 @@ export class Cluster {
       // unless this is set; see docs/jepsen.md, Nemeses, clock.
       env.FAKETIME_DONT_FAKE_MONOTONIC = '1';
     }
+    return env;
+  }
+
+  /**
+   * The environment of a node whose clocks all run at `rate` from its first
+   * instruction (nemesis-clock-rate.ts): libfaketime with FAKETIME "+0 x<rate>"
+   * and the monotonic clock faked, no timestamp file (so no cache expiry can
+   * change the rate while it runs).
+   */
+  private clockRateEnv(rate: number): NodeJS.ProcessEnv {
+    const library = this.options.clockRateLibrary;
+    if (!library) throw new Error('no libfaketime to run a node under a clock rate');
+    const env: NodeJS.ProcessEnv = { ...process.env, LD_PRELOAD: library, FAKETIME: `+0 x${rate}` };
+    delete env.FAKETIME_TIMESTAMP_FILE;
+    delete env.FAKETIME_DONT_FAKE_MONOTONIC;
+    delete env.FAKETIME_CACHE_DURATION;
+    delete env.FAKETIME_NO_CACHE;
+    return env;
+  }
+
+  private spawn(id: string, args: readonly string[], clockRate?: number): void {
+    const node = this.node(id);
+    const env = clockRate === undefined ? this.nodeEnv(node) : this.clockRateEnv(clockRate);
+    node.clockRate = clockRate;
     const command = this.net.command(id, [
       LEDGERD, '--id', id, '--listen', node.listen, '--data', node.dataDir,
       '--cluster-secret', this.clusterSecret, '--tokens', `${this.clientToken}=admin`,
       '--tick-ms', String(this.options.tickMs), '--election-ticks', String(this.options.electionTicks),
-      '--log-level', 'warn', ...args,
+      '--max-clock-drift', String(this.maxClockDriftRatio), '--log-level', 'warn', ...args,
     ]);
     const child = spawn(command.file, command.args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     node.child = child;
     node.paused = false;
-    node.log.write(`--- ${new Date().toISOString()} start ${args.join(' ')}\n`);
+    node.log.write(`--- ${new Date().toISOString()} start ${args.join(' ')}${clockRate === undefined ? '' : ` (clock rate x${clockRate})`}\n`);
     child.stdout?.pipe(node.log, { end: false });
     child.stderr?.pipe(node.log, { end: false });
     child.on('exit', (code, signal) => {
@@ -187,13 +223,17 @@ export class Cluster {
     while (this.node(id).child && Date.now() < deadline) await sleep(20);
   }
 
-  /** Starts a stopped node again on its data: with --peers (the founders' URLs through its links) or --join. */
-  async restart(id: string): Promise<void> {
+  /**
+   * Starts a stopped node again on its data: with --peers (the founders' URLs
+   * through its links) or --join; with every clock running at `clockRate`
+   * when given (the clock-rate nemeses), else at the normal rate.
+   */
+  async restart(id: string, clockRate?: number): Promise<void> {
     const node = this.node(id);
     if (node.child) return;
     const founder = this.ids().indexOf(id) < this.options.nodeCount;
-    if (founder && !node.joined) this.spawn(id, ['--peers', this.peersFor(id)]);
-    else this.spawn(id, ['--join', await this.joinUrl(id)]);
+    if (founder && !node.joined) this.spawn(id, ['--peers', this.peersFor(id)], clockRate);
+    else this.spawn(id, ['--join', await this.joinUrl(id)], clockRate);
     await this.waitHealthy(id);
   }
 

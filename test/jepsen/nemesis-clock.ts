@@ -12,10 +12,10 @@
 // which to the node is a jump of decades. We set FAKETIME_DONT_FAKE_MONOTONIC,
 // so this nemesis moves the wall clock only: it attacks entry time stamps
 // (hold and pending-transfer expiry), and the signed peer requests' skew
-// window, not the monotonic clock that leases and elections use. A rate change
-// ("x2") of the monotonic clock would attack leases, but switching the rate of
-// a running process makes its monotonic clock jump (backwards when slowed),
-// which no real clock does; see docs/jepsen.md.
+// window, not the monotonic clock that leases and elections use. Switching the
+// rate ("x2") of a running process would make its monotonic clock jump
+// (backwards when slowed), which no real clock does; the clock-rate nemeses
+// (nemesis-clock-rate.ts) restart a node under a rate instead.
 
 import { existsSync } from 'node:fs';
 import { sleep } from './cluster.js';

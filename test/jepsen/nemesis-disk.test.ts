@@ -6,29 +6,16 @@
 // phase of a run (the seed-11 all-nemesis run: n2, the tmpfs node, without a
 // leader). Needs root on Linux (the tmpfs); skips and says why otherwise.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import t from 'tap';
 import { Prng } from '../../src/lib/prng.js';
-import { Cluster, sleep } from './cluster.js';
-import { HistoryWriter } from './history-writer.js';
+import { sleep } from './cluster.js';
 import { diskFull, diskUnavailable, DISK_TMPFS_MIB } from './nemesis-disk.js';
+import { startNemesisCluster } from './nemesis-test-cluster.js';
 
 const unavailable = diskUnavailable();
 
 t.test('healing a full disk leaves the node ready again', { skip: unavailable ?? false }, async (t) => {
-  const root = mkdtempSync(path.join(tmpdir(), 'jepsen-disk-'));
-  const cluster = new Cluster({
-    root, nodeCount: 3, spareCount: 0, faketimeLibrary: undefined, tmpfsNodes: new Map([['n3', DISK_TMPFS_MIB]]), tickMs: 50, electionTicks: 20,
-  });
-  const history = new HistoryWriter(path.join(root, 'history.jsonl'));
-  t.teardown(async () => {
-    await cluster.close();
-    await history.close();
-    rmSync(root, { recursive: true, force: true });
-  });
-  await cluster.start();
+  const { cluster, history } = await startNemesisCluster(t, 'jepsen-disk-', { tmpfsNodes: new Map([['n3', DISK_TMPFS_MIB]]) });
   const fault = await diskFull.start({ cluster, history, rng: new Prng(1), log: (line) => t.comment(line) });
   t.equal(fault.details.node, 'n3', 'the tmpfs node is full');
 

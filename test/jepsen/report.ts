@@ -224,6 +224,15 @@ function percent(v: number | null): string {
   return v === null ? '-' : `${(v * 100).toFixed(1)}%`;
 }
 
+/** The clock-dependent checks a run relaxed (run.json), said next to the verdict it qualifies. */
+function relaxedChecks(run: Readonly<Record<string, unknown>>): string {
+  const relaxed = [
+    ...(run.lease_linearizable === false ? ['lease reads not held to linearizability'] : []),
+    ...(run.staleness_bounds === false ? ['stale reads not held to max_staleness_ms'] : []),
+  ];
+  return relaxed.length > 0 ? `<br><b>relaxed checks:</b> ${relaxed.join('; ')} (clocks beyond the drift bound; <code>--check DIR --strict</code> holds them)` : '';
+}
+
 export function renderReport(input: { readonly run: Record<string, unknown>; readonly report: { readonly valid: boolean | 'unknown' }; readonly summary: RunSummary }): string {
   const { run, report, summary } = input;
   const kinds = [...new Set(summary.windows.map((w) => w.nemesis))].sort();
@@ -278,7 +287,7 @@ pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:480px;font-size:12px
 &nbsp; seed <b>${escapeHtml(String(run.seed))}</b>, ${escapeHtml(String(run.nodes))} nodes, workload <b>${escapeHtml(String(run.workload))}</b>,
 ${escapeHtml(String(run.concurrency))} clients, ${escapeHtml(String(run.time_limit_s))} s, nemeses: ${escapeHtml((run.nemeses as string[] | undefined)?.join(', ') || 'none')}
 ${Object.keys((run.skipped_nemeses as object | undefined) ?? {}).length > 0 ? `<br>skipped: <code>${escapeHtml(JSON.stringify(run.skipped_nemeses))}</code>` : ''}
-${run.error ? `<br><b>run error:</b> <code>${escapeHtml(String(run.error))}</code>` : ''}</p>
+${relaxedChecks(run)}${run.error ? `<br><b>run error:</b> <code>${escapeHtml(String(run.error))}</code>` : ''}</p>
 <p>${summary.totals.ops} client operations: ${summary.totals.ok} ok, ${summary.totals.fail} fail, ${summary.totals.info} info (unknown outcome). Time axis: seconds since the run started (the cluster start and setup come before the first operation). Shaded bands are fault windows (hover for details).</p>
 ${throughput}
 ${latency}

@@ -12,6 +12,8 @@ import { Prng } from '../../src/lib/prng.js';
 import { Client, classifyError, errorCodeOf, raftIndexOf, type Answer, type HttpRequest } from './client.js';
 import { Cluster, sleep } from './cluster.js';
 import { faketimeLibrary } from './nemesis-clock.js';
+import { CLOCK_RATES } from './nemesis-clock-rate.js';
+import { clockCheckRefusal, type ClockChecks } from './nemeses.js';
 import { DISK_TMPFS_MIB } from './nemesis-disk.js';
 import { HistoryWriter, type HistoryEvent } from './history-writer.js';
 import type { NetKind } from './net.js';
@@ -65,6 +67,8 @@ export interface RunOptions {
   readonly electionTicks: number;
   /** How nodes reach each other and partitions cut them (net.ts; default proxy). */
   readonly net?: NetKind;
+  /** Which clock-dependent promises the checker holds (default both; run.json's lease_linearizable and staleness_bounds). */
+  readonly clockChecks?: ClockChecks;
   readonly checker: Checker;
   readonly log: (line: string) => void;
 }
@@ -102,6 +106,9 @@ function usableNemeses(nemeses: readonly Nemesis[]): { usable: Nemesis[]; skippe
 }
 
 export async function run(options: RunOptions): Promise<RunResult> {
+  const clockChecks = options.clockChecks ?? { leaseLinearizable: true, stalenessBounds: true };
+  const refusal = clockCheckRefusal(options.nemeses, clockChecks);
+  if (refusal) throw new Error(refusal);
   const dir = path.resolve(options.out);
   mkdirSync(dir, { recursive: true });
   const { usable, skipped } = usableNemeses(options.nemeses);
@@ -116,6 +123,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
     nodeCount: options.nodes,
     spareCount: names.has('membership') ? 1 : 0,
     faketimeLibrary: names.has('clock') ? faketimeLibrary() : undefined,
+    clockRateLibrary: CLOCK_RATES.some((n) => names.has(n.name)) ? faketimeLibrary() : undefined,
     tmpfsNodes,
     tickMs: options.tickMs,
     electionTicks: options.electionTicks,
@@ -128,6 +136,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
     workload: options.workload, net: options.net ?? 'proxy', nemeses: usable.map((n) => n.name), skipped_nemeses: skipped,
     schedule: faults.map((f) => ({ nemesis: f.nemesis.name, at_ms: f.atMs, duration_ms: f.durationMs, required: f.required })),
     tmpfs_nodes: Object.fromEntries(tmpfsNodes), op_timeout_ms: options.opTimeoutMs,
+    max_clock_drift_ratio: cluster.maxClockDriftRatio, lease_linearizable: clockChecks.leaseLinearizable, staleness_bounds: clockChecks.stalenessBounds,
     started_at: new Date().toISOString(),
   };
   writeFileSync(path.join(dir, 'run.json'), `${JSON.stringify(runInfo, null, 2)}\n`);
@@ -364,6 +373,11 @@ async function healEverything(cluster: Cluster, history: HistoryWriter, log: (li
   for (const node of cluster.nodes.values()) {
     if (node.paused) cluster.resume(node.id);
     if (node.clockFile) cluster.setClock(node.id, '+0');
+    // Still under a clock rate (its fault did not stop): back to the normal rate.
+    if (node.clockRate !== undefined && node.child) {
+      cluster.kill(node.id);
+      await cluster.waitExited(node.id);
+    }
   }
   const restarted: string[] = [];
   for (const node of cluster.members()) {

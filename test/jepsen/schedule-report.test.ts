@@ -67,4 +67,7 @@ t.test('availability per fault kind', async (t) => {
   t.match(html, /INVALID/);
   t.match(html, /partition-leader/);
   t.notMatch(html, /<script src|<link |https?:\/\/(?!www\.w3\.org)/, 'no external assets');
+  t.notMatch(html, /relaxed checks/);
+  const relaxed = renderReport({ run: { seed: 1, nodes: 3, workload: 'bank', nemeses: ['clock-rate-beyond'], lease_linearizable: false, staleness_bounds: false }, report: { valid: true }, summary });
+  t.match(relaxed, /relaxed checks:<\/b> lease reads not held to linearizability; stale reads not held to max_staleness_ms/, 'a verdict reached with relaxed checks says so');
 });

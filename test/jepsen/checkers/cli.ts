@@ -18,6 +18,7 @@ Options:
   --time-limit-ms N      linearizability: wall-clock budget of the whole search (default 60000)
   --states-per-key N     linearizability: cached states per key (default 200000)
   --no-lease-linearizable  do not hold lease reads to linearizability
+  --no-staleness-bounds  do not hold stale reads to their max_staleness_ms (min_index still holds)
   --bank-account ID      the funding account, the only one allowed below zero (default bank)
   --help                 this text
 
@@ -48,6 +49,7 @@ function main(argv: string[], output: Output): number {
       'time-limit-ms': { type: 'string' },
       'states-per-key': { type: 'string' },
       'no-lease-linearizable': { type: 'boolean' },
+      'no-staleness-bounds': { type: 'boolean' },
       'bank-account': { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -62,6 +64,7 @@ function main(argv: string[], output: Output): number {
   const statesPerKey = positiveInteger(values['states-per-key'], '--states-per-key');
   const report = checkHistoryFile(path, {
     leaseIsLinearizable: values['no-lease-linearizable'] !== true,
+    stalenessBoundsHold: values['no-staleness-bounds'] !== true,
     linearizability: { ...(timeLimitMs === undefined ? {} : { timeLimitMs }), ...(statesPerKey === undefined ? {} : { maxStatesPerKey: statesPerKey }) },
     ...(values['bank-account'] === undefined ? {} : { bank: { bankAccount: values['bank-account'] } }),
   });

@@ -43,6 +43,15 @@ t.test('a stale read that misses a write acknowledged longer ago than its bound 
   for (const anomaly of verdict.anomalies) t.same(anomaly.ops.map((event) => (event.value as { id?: string }).id).slice(0, 1), ['t2'], 't2 quoted first');
 });
 
+t.test('with staleness bounds not held (clocks beyond the drift) the same read passes, and min_index still holds', async (t) => {
+  const run = writes()
+    .op(3, 'read-transfer', { level: 'stale', max_staleness_ms: 100, id: 't2' }, ok({ found: false }, 5), 301, 302)
+    .op(3, 'read-balances', { level: 'stale', max_staleness_ms: 100, min_index: 9, accounts: ['a'] }, ok({ balances: { a: '-1' } }, 8), 303, 304)
+    .parsed();
+  const verdict = checkStaleness(run, { stalenessBoundsHold: false });
+  t.same(verdict.anomalies.map((anomaly) => anomaly.kind), ['min-index-violated']);
+});
+
 t.test('a bounded read without an index is still checked by what it shows', async (t) => {
   const run = writes()
     .op(3, 'read-account-transfers', { level: 'stale', max_staleness_ms: 50, account: 'b' }, ok({ ids: [] }), 100, 101)

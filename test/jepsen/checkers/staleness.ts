@@ -16,6 +16,13 @@ import type { Verdict } from './verdict.js';
 
 export interface StalenessOptions {
   leaseIsLinearizable?: boolean;
+  /**
+   * Whether a stale read is held to its max_staleness_ms (default true). A
+   * node proves the bound on its own monotonic clock, so a run whose clocks
+   * go beyond the drift the cluster allows for (clock-rate-beyond) cannot
+   * hold it: such reads are then held to min_index only.
+   */
+  stalenessBoundsHold?: boolean;
 }
 
 const NANOSECONDS_PER_MS = 1_000_000;
@@ -26,11 +33,11 @@ interface Bounds {
   minIndex: number | undefined;
 }
 
-function boundsOf(read: Operation, leaseIsLinearizable: boolean): Bounds {
+function boundsOf(read: Operation, leaseIsLinearizable: boolean, stalenessBoundsHold: boolean): Bounds {
   const value = read.invoke.value as { max_staleness_ms?: number; min_index?: number } | undefined;
   const minIndex = value?.min_index;
   if (claimsLinearizable(read, leaseIsLinearizable)) return { visibleBefore: read.call, minIndex };
-  const staleness = readLevel(read) === 'stale' ? value?.max_staleness_ms : undefined;
+  const staleness = readLevel(read) === 'stale' && stalenessBoundsHold ? value?.max_staleness_ms : undefined;
   return { visibleBefore: staleness === undefined ? undefined : read.call - staleness * NANOSECONDS_PER_MS, minIndex };
 }
 
@@ -126,6 +133,7 @@ function accountOrders(records: Map<string, TransferRecord>): Map<string, Accoun
 
 export function checkStaleness(history: ParsedHistory, options: StalenessOptions = {}): Verdict {
   const leaseIsLinearizable = options.leaseIsLinearizable ?? true;
+  const stalenessBoundsHold = options.stalenessBoundsHold ?? true;
   const anomalies = new AnomalyList();
   const acknowledged = new AcknowledgedIndexes(history.operations);
   const records = indexTransfers(history.operations);
@@ -133,7 +141,7 @@ export function checkStaleness(history: ParsedHistory, options: StalenessOptions
   let boundedReads = 0;
   for (const read of history.operations) {
     if (!read.f.startsWith('read-') || read.outcome !== 'ok') continue;
-    const bounds = boundsOf(read, leaseIsLinearizable);
+    const bounds = boundsOf(read, leaseIsLinearizable, stalenessBoundsHold);
     if (bounds.visibleBefore === undefined && bounds.minIndex === undefined) continue;
     boundedReads++;
     checkByIndex(read, bounds, acknowledged, anomalies);

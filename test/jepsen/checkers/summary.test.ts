@@ -86,6 +86,20 @@ t.test('an instant nemesis event and a window still open at the end are measured
   t.equal(report.availability.windows[1]?.closed, undefined);
 });
 
+t.test('a clock-rate window runs from its start to its reset, not to the next event', async (t) => {
+  const report = checkEvents(
+    new HistoryBuilder()
+      .nemesis('clock-rate', 0, { node: 'n1', rate: 0.545 })
+      .op(1, 'read-balances', { accounts: ['a'] }, ok({ balances: { a: '0' } }), 1, 2)
+      .nemesis('clock-rate-reset', 10, { node: 'n1', rate: 1 })
+      .op(1, 'read-balances', { accounts: ['a'] }, info(), 11, 12)
+      .nemesis('final-reads', 20)
+      .op(1, 'read-balances', { accounts: ['a'] }, ok({ balances: { a: '0' } }), 21, 22).events,
+  );
+  t.same(report.availability.windows.map((window) => [window.kind, window.startMs, window.endMs, window.availability]), [['clock-rate', 0, 10, 1]]);
+  t.equal(report.availability.outsideFaults.total, 1);
+});
+
 t.test('the reader names the line and the field of a bad event, and pairs completions per process', async (t) => {
   t.throws(() => parseHistory('{"type":"invoke","process":1,"f":"transfer","time":0,"value":{"id":"x"}}'), {
     name: 'HistoryFormatError', message: /line 1: value of invoke transfer: from: .*/,

@@ -24,6 +24,8 @@ export interface SummaryOptions {
   linearizability?: Partial<LinearizabilityLimits>;
   /** Check lease reads as linearizable (default true). */
   leaseIsLinearizable?: boolean;
+  /** Whether stale reads are held to their max_staleness_ms (default true; see StalenessOptions). */
+  stalenessBoundsHold?: boolean;
 }
 
 export interface OutcomeCounts {
@@ -59,7 +61,7 @@ export interface Report {
 }
 
 /** Opening nemesis f -> closing f. `start-X` closes with `stop-X`; other events not listed are instants. */
-const CLOSERS: Record<string, string> = { kill: 'restart', pause: 'resume', 'clock-skew': 'clock-reset', 'disk-full': 'disk-free' };
+const CLOSERS: Record<string, string> = { kill: 'restart', pause: 'resume', 'clock-skew': 'clock-reset', 'clock-rate': 'clock-rate-reset', 'disk-full': 'disk-free' };
 
 function closerOf(f: string): string | undefined {
   return f.startsWith('start-') ? `stop-${f.slice('start-'.length)}` : CLOSERS[f];
@@ -136,7 +138,7 @@ export function checkHistory(history: ParsedHistory, options: SummaryOptions = {
   if (has(history, 'hold', 'confirm', 'release', 'read-item', 'read-reservation')) {
     checkers['reservations'] = checkReservations(history, { leaseIsLinearizable: lease, ...options.reservations });
   }
-  if (history.operations.some((operation) => operation.f.startsWith('read-'))) checkers['staleness'] = checkStaleness(history, { leaseIsLinearizable: lease });
+  if (history.operations.some((operation) => operation.f.startsWith('read-'))) checkers['staleness'] = checkStaleness(history, { leaseIsLinearizable: lease, stalenessBoundsHold: options.stalenessBoundsHold ?? true });
   return {
     valid: combineValidity(Object.values(checkers).map((verdict) => verdict.valid)),
     checkers,

@@ -132,8 +132,17 @@ export class ClusterOps {
     const clock = this.options.clock;
     const deadline = clock.monotonicMs() + timeoutMs;
     while (clock.monotonicMs() < deadline) {
-      const lead = raw.summary().lead;
-      if (lead !== this.options.nodeId && lead !== NONE) return { ok: true, value: { leader: lead } };
+      const summary = raw.summary();
+      if (summary.lead !== this.options.nodeId && summary.lead !== NONE) return { ok: true, value: { leader: summary.lead } };
+      if (summary.role === 'leader' && summary.leadTransferee === NONE) {
+        // The core abandons a transfer its target did not finish within an
+        // election timeout (§3.10: a leader must not stay unavailable for
+        // writes longer). A target slow to catch up (just restarted, a
+        // loaded machine) is given another round while the request has time.
+        const again = raw.transferLeadership(target);
+        if (again && !again.ok) return { ok: false, error: { code: 'cluster_change_refused', message: again.detail } };
+        this.options.kick();
+      }
       await sleep(this.options.scheduler, this.options.tickMs);
     }
     return { ok: false, error: { code: 'cluster_change_refused', message: `leadership did not move to ${target} in time` } };

@@ -102,3 +102,22 @@ t.test('if the leader never commits an entry of its term in time, the request is
   t.ok(Date.now() - started >= 290, 'after the request\'s time');
   t.same(c.node('n1').status().conf.learners, [], 'and nothing changed');
 });
+
+t.test('a leadership transfer the core abandoned (its target too slow for an election timeout) is tried again while the request has time', async (t) => {
+  const c = new TestCluster(three);
+  c.elect('n1');
+  const { ops, settle } = clusterOps(c, 'n1');
+  // The first TimeoutNow is lost: n2 never starts its election, and n1 gives the transfer up after an election timeout.
+  let lost = 0;
+  c.holdIf = (m) => m.type === 'timeoutNow' && lost++ === 0;
+  const ticker = setInterval(() => {
+    c.tick(three, 1);
+    settle();
+  }, 5);
+  t.teardown(() => clearInterval(ticker));
+  const outcome = await ops.transferLeadership('n2', 5000);
+  clearInterval(ticker);
+  t.equal(c.held.filter((m) => m.type === 'timeoutNow').length, 1, 'the first TimeoutNow was lost');
+  t.same(outcome, { ok: true, value: { leader: 'n2' } }, 'leadership moved to n2 on a later round');
+  t.equal(c.node('n2').status().role, 'leader');
+});

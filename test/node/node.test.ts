@@ -240,7 +240,7 @@ t.test('leadership moves on request and when the leader stops', async (t) => {
   t.teardown(() => c.stop());
   const leader = await c.leader();
   const target = ids.find((id) => id !== leader.nodeId) as string;
-  const moved = await leader.transferLeadership(target, 3000);
+  const moved = await leader.transferLeadership(target, 10_000);
   t.ok(moved.ok && moved.value.leader === target, `moved to ${target}`);
   const next = await c.leader();
   t.equal(next.nodeId, target);

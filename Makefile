@@ -49,7 +49,9 @@ typecheck: install
 
 # Build (which type-checks everything under src/, test/ and bench/) and the
 # client, then run every tap test (the client's too), including the simulator
-# on a fixed set of seeds.
+# on a fixed set of seeds. tap runs two files at a time; a test that starts
+# processes or a cluster, or waits on real time, belongs in package.json's
+# tap.serial list, whose files run alone.
 test: build client prometheus-install browser-install
 	npx tap
 
@@ -71,6 +73,7 @@ sim-long: build
 	node dist/test/sim/cli.js --seeds 1..1000 --steps 20000 --nodes 5
 	node dist/test/sim/cli.js --driver --seeds 1..200 --steps 20000 --nodes 3
 	node dist/test/sim/cli.js --driver --seeds 1..100 --steps 20000 --nodes 5
+	STORAGE_CRASH_ITERATIONS=1000 node dist/test/storage/crash.test.js
 
 clean:
 	rm -rf dist

@@ -6,8 +6,8 @@ import t from 'tap';
 import { runDriverSeed } from './driver-simulation.js';
 
 for (const [nodes, seeds] of [
-  [3, 40],
-  [5, 15],
+  [3, 30],
+  [5, 10],
 ] as const) {
   t.test(`driver simulation: ${nodes} nodes, seeds 1..${seeds}`, async (t) => {
     let passed = 0;

@@ -2,7 +2,8 @@
 // snapshots, reporting only what it has made durable; the parent SIGKILLs it
 // at a random time, recovers the directory and checks that every reported
 // entry, vote and snapshot is there. STORAGE_CRASH_ITERATIONS sets the number
-// of kills (default 120; a soak run uses thousands). SEED replays a run.
+// of kills (default 60 in `make test`, each run with a new seed; `make
+// sim-long` runs 1000). SEED replays a run.
 
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import { entryData, entryIsGenuine, snapshotData, testSeed } from './fixtures/he
 import { temporaryDirectory } from '../support/helpers.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'storage-child.js');
-const ITERATIONS = Number(process.env['STORAGE_CRASH_ITERATIONS'] ?? 120);
+const ITERATIONS = Number(process.env['STORAGE_CRASH_ITERATIONS'] ?? 60);
 
 /** What the children have reported durable, replayed in order. */
 interface Acknowledged {

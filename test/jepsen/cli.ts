@@ -157,15 +157,15 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const relaxed = { leaseLinearizable: values['no-lease-linearizable'] !== true, stalenessBounds: values['no-staleness-bounds'] !== true };
-  if (values.strict === true && (!relaxed.leaseLinearizable || !relaxed.stalenessBounds)) {
+  const clockChecks = { leaseLinearizable: values['no-lease-linearizable'] !== true, stalenessBounds: values['no-staleness-bounds'] !== true };
+  if (values.strict === true && (!clockChecks.leaseLinearizable || !clockChecks.stalenessBounds)) {
     process.stderr.write(`--strict contradicts --no-lease-linearizable and --no-staleness-bounds\n\n${USAGE}`);
     return 2;
   }
   if (values.check !== undefined) {
     const overrides: Partial<ClockChecks> = values.strict === true ? { leaseLinearizable: true, stalenessBounds: true } : {
-      ...(relaxed.leaseLinearizable ? {} : { leaseLinearizable: false }),
-      ...(relaxed.stalenessBounds ? {} : { stalenessBounds: false }),
+      ...(clockChecks.leaseLinearizable ? {} : { leaseLinearizable: false }),
+      ...(clockChecks.stalenessBounds ? {} : { stalenessBounds: false }),
     };
     return check(values.check, overrides);
   }
@@ -173,7 +173,7 @@ async function main(): Promise<number> {
   try {
     if (values.strict === true) throw new Error('--strict: only with --check (a run holds every check unless a --no- flag says otherwise)');
     const nemeses = resolveNemeses(values.nemesis);
-    const refusal = clockCheckRefusal(nemeses, relaxed);
+    const refusal = clockCheckRefusal(nemeses, clockChecks);
     if (refusal) throw new Error(refusal);
     const nodes = integer(values.nodes, '--nodes', 3, 5);
     if (nodes !== 3 && nodes !== 5) throw new Error('--nodes: expected 3 or 5');
@@ -187,7 +187,7 @@ async function main(): Promise<number> {
       concurrency: integer(values.concurrency, '--concurrency', 1, 1000),
       seed,
       nemeses,
-      clockChecks: relaxed,
+      clockChecks,
       workload: values.workload as WorkloadName,
       out: values.out ?? path.join('jepsen-runs', `${stamp}-${seed}`),
       opTimeoutMs: integer(values['op-timeout-ms'], '--op-timeout-ms', 100, 600_000),
@@ -210,7 +210,7 @@ async function main(): Promise<number> {
       return 77;
     }
   }
-  options.log(`seed ${options.seed}; replay with: node dist/test/jepsen/cli.js --nodes ${options.nodes} --time-limit ${options.timeLimitS} --concurrency ${options.concurrency} --workload ${options.workload} --nemesis ${values.nemesis} --net ${options.net}${relaxed.leaseLinearizable ? '' : ' --no-lease-linearizable'}${relaxed.stalenessBounds ? '' : ' --no-staleness-bounds'} --seed ${options.seed}`);
+  options.log(`seed ${options.seed}; replay with: node dist/test/jepsen/cli.js --nodes ${options.nodes} --time-limit ${options.timeLimitS} --concurrency ${options.concurrency} --workload ${options.workload} --nemesis ${values.nemesis} --net ${options.net}${clockChecks.leaseLinearizable ? '' : ' --no-lease-linearizable'}${clockChecks.stalenessBounds ? '' : ' --no-staleness-bounds'} --seed ${options.seed}`);
   const result = await run(options);
   const t = result.summary.totals;
   options.log(`${t.ops} client ops: ${t.ok} ok, ${t.fail} fail, ${t.info} info; errors ${JSON.stringify(t.errors)}`);
